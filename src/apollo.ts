@@ -1,0 +1,97 @@
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginUsageReportingDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginInlineTrace } from "@apollo/server/plugin/inlineTrace";
+import {
+  ApolloServerPluginLandingPageLocalDefault,
+  ApolloServerPluginLandingPageProductionDefault,
+} from "@apollo/server/plugin/landingPage/default";
+import { ApolloServerPluginUsageReporting } from "@apollo/server/plugin/usageReporting";
+import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
+import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
+import type { ValidationRule } from "graphql";
+import type { Logger } from "pino";
+import type { Config } from "./config.js";
+import type { Context } from "./context.js";
+import { errorFormatter } from "./format-error.js";
+import { maxTokenFieldsRule, secretAsVariableRule } from "./limits/operation-rules.js";
+import { buildSchema } from "./schema.js";
+
+/** Where the request outcome is written for the HTTP layer's log line and metrics. */
+export interface OutcomeReport {
+  outcome: string;
+}
+
+// Records the first error's code (or "ok") once Apollo has formatted the response.
+const outcomePlugin: ApolloServerPlugin<Context & { readonly report: OutcomeReport }> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ contextValue, response }) {
+        if (response.body.kind !== "single") return;
+        const code = response.body.singleResult.errors?.[0]?.extensions?.code;
+        contextValue.report.outcome = typeof code === "string" ? code : "ok";
+      },
+    };
+  },
+};
+
+/** The context Apollo sees: the resolver Context plus the outcome report. */
+export type ServerContext = Context & { readonly report: OutcomeReport };
+
+/** Builds the Apollo Server for the subgraph from the Config; nothing is started here. */
+export function createApolloServer(config: Config, logger: Logger): ApolloServer<ServerContext> {
+  const production = config.nodeEnv === "production";
+  const { limits } = config;
+  const validationRules: ValidationRule[] = [
+    maxDepthRule({ n: limits.maxDepth, exposeLimits: false }) as ValidationRule,
+    maxAliasesRule({ n: limits.maxAliases, exposeLimits: false }) as ValidationRule,
+    maxDirectivesRule({ n: limits.maxDirectives, exposeLimits: false }) as ValidationRule,
+    maxTokenFieldsRule(limits.maxTokenFieldsPerOperation),
+  ];
+  if (limits.requireSecretVariables) validationRules.push(secretAsVariableRule);
+
+  const plugins: ApolloServerPlugin<ServerContext>[] = [
+    outcomePlugin,
+    production
+      ? ApolloServerPluginLandingPageProductionDefault({ graphRef: config.apollo.graphRef, footer: false })
+      : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+    // Federated traces for the router: error messages are already masked by formatError.
+    ApolloServerPluginInlineTrace({ includeErrors: { masked: true } }),
+    config.apollo.key === undefined
+      ? ApolloServerPluginUsageReportingDisabled()
+      : ApolloServerPluginUsageReporting({
+          // Variables carry the clientSecret and headers may carry credentials: neither leaves.
+          sendVariableValues: { none: true },
+          sendHeaders: { none: true },
+          sendErrors: { masked: true },
+        }),
+  ];
+
+  return new ApolloServer<ServerContext>({
+    schema: buildSchema(),
+    apollo: { key: config.apollo.key, graphRef: config.apollo.graphRef },
+    introspection: config.introspection,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: production,
+    // The token limit is enforced by graphql-js while parsing: no extra lexing pass.
+    parseOptions: { maxTokens: limits.maxTokens },
+    validationRules,
+    formatError: errorFormatter(logger),
+    plugins,
+    // main.ts owns signals: it drains HTTP first, then stops Apollo.
+    stopOnTerminationSignals: false,
+    logger: apolloLogger(logger),
+  });
+}
+
+function apolloLogger(logger: Logger) {
+  const child = logger.child({ component: "apollo" });
+  return {
+    debug: (message: string) => child.debug(message),
+    info: (message: string) => child.info(message),
+    warn: (message: string) => child.warn(message),
+    error: (message: string) => child.error(message),
+  };
+}

@@ -1,0 +1,241 @@
+/**
+ * The connector to Aspose's token endpoint: one class, one configured got instance, domain records out
+ * and coded GraphQLErrors for every failure. Wire shapes and got's objects never leave this module.
+ */
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import got, { type Got, HTTPError, RequestError } from "got";
+import type { Logger } from "pino";
+import {
+  invalidCredentials,
+  type ServiceError,
+  upstreamBadResponse,
+  upstreamRateLimited,
+  upstreamUnavailable,
+} from "../errors.js";
+import { redactText } from "../observability/redact.js";
+import type { Clock, Credentials, IssuedToken } from "../tokens/types.js";
+import { readTokenClaims } from "./jwt-claims.js";
+import { parseOAuthError, parseTokenResponse } from "./wire.js";
+
+/** The outcome class of one upstream attempt, as metrics count it. */
+export type UpstreamOutcome = "2xx" | "3xx" | "4xx" | "429" | "5xx" | "network";
+
+/** Receives one event per upstream attempt and one per whole call; metrics implement it. */
+export interface UpstreamObserver {
+  attempt(outcome: UpstreamOutcome): void;
+  call(outcome: UpstreamOutcome, seconds: number): void;
+}
+
+export interface AsposeTokenClientOptions {
+  readonly baseUrl: string;
+  readonly tokenPath: string;
+  readonly timeoutMs: number;
+  readonly totalTimeoutMs: number;
+  readonly retryLimit: number;
+  readonly retryBaseDelayMs: number;
+  readonly maxRetryAfterMs: number;
+  readonly userAgent: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly observer?: UpstreamObserver;
+}
+
+// The identity server's 400 codes that mean this service sent a wrong request: the caller cannot fix
+// them, the operator must (wrong ASPOSE_TOKEN_PATH or a proxy rewriting the body).
+const MISCONFIGURATION_ERRORS = new Set([
+  "invalid_request",
+  "unsupported_grant_type",
+  "invalid_scope",
+  "unauthorized_client",
+  "invalid_grant",
+]);
+
+// Safe to retry: nothing was issued, or issuing again is harmless (a token request has no side
+// effect a second request could double). 500 is left out: it usually repeats, and Aspose's 500s are
+// answers, not outages. A 400 such as invalid_client is never retried.
+const RETRY_STATUS_CODES = [429, 502, 503, 504];
+const RETRY_ERROR_CODES = [
+  "ETIMEDOUT",
+  "ECONNRESET",
+  "EADDRINUSE",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ENOTFOUND",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+];
+
+interface CallContext extends Record<string, unknown> {
+  deadline: number;
+}
+
+/** Exchanges client credentials for an Aspose access token over one keep-alive got client. */
+export class AsposeTokenClient {
+  /** The full token URL; part of the credential key so tokens never cross upstreams. */
+  readonly tokenUrl: string;
+  readonly #http: Got;
+  readonly #options: AsposeTokenClientOptions;
+
+  constructor(options: AsposeTokenClientOptions) {
+    this.#options = options;
+    this.tokenUrl = `${options.baseUrl}${options.tokenPath}`;
+    const observer = options.observer;
+    this.#http = got.extend({
+      timeout: { request: options.timeoutMs },
+      agent: {
+        http: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
+        https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
+      },
+      headers: { accept: "application/json", "user-agent": options.userAgent },
+      responseType: "text",
+      // A redirect would replay the form, secret included, to wherever Location points.
+      followRedirect: false,
+      retry: {
+        limit: options.retryLimit,
+        methods: ["POST"],
+        statusCodes: RETRY_STATUS_CODES,
+        errorCodes: RETRY_ERROR_CODES,
+        maxRetryAfter: options.maxRetryAfterMs,
+        calculateDelay: ({ attemptCount, computedValue, retryAfter, error }) => {
+          if (computedValue === 0) return 0;
+          // Exponential back-off with full jitter, so replicas retrying together spread out.
+          const delay =
+            retryAfter !== undefined
+              ? computedValue
+              : Math.max(
+                  1,
+                  Math.round(options.retryBaseDelayMs * 2 ** (attemptCount - 1) * (0.5 + Math.random() / 2)),
+                );
+          const deadline = (error.options.context as Partial<CallContext>).deadline;
+          // A retry that cannot finish before the deadline only delays the error.
+          if (deadline !== undefined && Date.now() + delay >= deadline) return 0;
+          return delay;
+        },
+      },
+      hooks: {
+        beforeRetry: [
+          (error) => {
+            observer?.attempt(outcomeOf(error));
+          },
+        ],
+      },
+    });
+  }
+
+  /** Asks Aspose for a token; resolves to a domain record or rejects with a coded ServiceError. */
+  async requestToken(credentials: Credentials): Promise<IssuedToken> {
+    const { clock, totalTimeoutMs, observer } = this.#options;
+    // Validity is counted from the moment we asked, so the token never outlives what Aspose meant.
+    const sentAtMs = clock();
+    const started = performance.now();
+    const context: CallContext = { deadline: Date.now() + totalTimeoutMs };
+    let body: string;
+    try {
+      const response = await this.#http.post(this.tokenUrl, {
+        // Form body, never the query string: a secret in a URL ends up in access logs.
+        form: {
+          grant_type: "client_credentials",
+          client_id: credentials.clientId,
+          client_secret: credentials.clientSecret,
+        },
+        signal: AbortSignal.timeout(totalTimeoutMs),
+        context,
+      });
+      body = response.body;
+    } catch (error) {
+      const outcome = outcomeOf(error);
+      observer?.attempt(outcome);
+      observer?.call(outcome, (performance.now() - started) / 1000);
+      throw this.#translate(error, credentials);
+    }
+    observer?.attempt("2xx");
+    observer?.call("2xx", (performance.now() - started) / 1000);
+    const parsed = parseTokenResponse(body);
+    if (parsed === undefined) {
+      this.#options.logger.error(
+        { upstreamBody: redactText(body, [credentials.clientSecret, credentials.clientId]) },
+        "Aspose token endpoint answered 200 with a body that is not a valid token response",
+      );
+      throw upstreamBadResponse();
+    }
+    const claims = readTokenClaims(parsed.accessToken);
+    const byExpiresIn = sentAtMs + parsed.expiresInSeconds * 1000;
+    return {
+      accessToken: parsed.accessToken,
+      tokenType: parsed.tokenType,
+      issuedAtMs: sentAtMs,
+      expiresAtMs: claims.exp === undefined ? byExpiresIn : Math.min(byExpiresIn, claims.exp * 1000),
+      scopes: claims.scopes,
+      defaultStorage: claims.defaultStorage,
+    };
+  }
+
+  /** Translates a got failure once, here, into the documented codes. */
+  #translate(error: unknown, credentials: Credentials): ServiceError | unknown {
+    const logger = this.#options.logger;
+    if (error instanceof HTTPError) {
+      const status = error.response.statusCode;
+      const rawBody = typeof error.response.body === "string" ? error.response.body : "";
+      const oauthError = parseOAuthError(rawBody)?.error;
+      if ((status === 400 || status === 401) && oauthError === "invalid_client") return invalidCredentials();
+      if (status === 429)
+        return upstreamRateLimited(retryAfterSeconds(error.response.headers["retry-after"]));
+      if (status >= 500) {
+        logger.warn({ upstreamStatus: status }, "Aspose token endpoint failed after retries");
+        return upstreamUnavailable();
+      }
+      const misconfigured = oauthError !== undefined && MISCONFIGURATION_ERRORS.has(oauthError);
+      logger.error(
+        {
+          upstreamStatus: status,
+          upstreamError: oauthError === undefined ? undefined : redactText(oauthError, [], 64),
+          upstreamBody: redactText(rawBody, [credentials.clientSecret, credentials.clientId]),
+        },
+        misconfigured
+          ? "Aspose refused the token request as malformed: check ASPOSE_BASE_URL and ASPOSE_TOKEN_PATH"
+          : "Aspose token endpoint gave an unexpected answer",
+      );
+      return upstreamBadResponse();
+    }
+    if (error instanceof RequestError || isAbort(error)) {
+      logger.warn({ upstreamErrorCode: errorCode(error) }, "Aspose token endpoint unreachable");
+      return upstreamUnavailable();
+    }
+    return error;
+  }
+}
+
+function outcomeOf(error: unknown): UpstreamOutcome {
+  if (error instanceof HTTPError) {
+    const status = error.response.statusCode;
+    if (status === 429) return "429";
+    if (status >= 500) return "5xx";
+    if (status >= 400) return "4xx";
+    return "3xx";
+  }
+  return "network";
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
+}
+
+function errorCode(error: unknown): string {
+  if (error instanceof Error && "code" in error && typeof error.code === "string")
+    return error.code.slice(0, 40);
+  return error instanceof Error ? error.name.slice(0, 40) : "unknown";
+}
+
+/** Retry-After as whole seconds (delta-seconds or an HTTP date); undefined when absent or invalid. */
+export function retryAfterSeconds(
+  header: string | string[] | undefined,
+  now = Date.now(),
+): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()), 86_400);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.min(Math.max(0, Math.ceil((date - now) / 1000)), 86_400);
+}

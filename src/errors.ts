@@ -1,0 +1,76 @@
+/**
+ * Every error code the API returns, made in one place. Messages are generic and helpful; they never
+ * carry an upstream body, a URL, a clientId or a secret.
+ */
+import { type ASTNode, GraphQLError } from "graphql";
+import type { AccessTokenErrorCode } from "./__generated__/resolvers-types.js";
+
+/** A GraphQLError whose code is one of the documented `AccessTokenErrorCode`s. */
+export class ServiceError extends GraphQLError {
+  readonly code: AccessTokenErrorCode;
+
+  constructor(
+    code: AccessTokenErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+    nodes?: readonly ASTNode[],
+  ) {
+    super(message, { nodes, extensions: { ...extensions, code } });
+    this.name = "ServiceError";
+    this.code = code;
+  }
+}
+
+/** A refused argument or operation; nothing was sent upstream. */
+export function badUserInput(
+  message: string,
+  extensions: Record<string, unknown> = {},
+  nodes?: readonly ASTNode[],
+): ServiceError {
+  return new ServiceError("BAD_USER_INPUT", message, extensions, nodes);
+}
+
+/** Aspose answered `invalid_client`. Unknown id and wrong secret look the same by design. */
+export function invalidCredentials(): ServiceError {
+  return new ServiceError(
+    "INVALID_CREDENTIALS",
+    "Aspose rejected these client credentials. Check that clientId and clientSecret are not swapped, " +
+      "that the secret is current, and note that a newly created client can take a few minutes to become active.",
+  );
+}
+
+/** Too many failed attempts; refused locally. */
+export function tooManyAttempts(retryAfterSeconds: number): ServiceError {
+  return new ServiceError(
+    "TOO_MANY_ATTEMPTS",
+    `Too many failed credential attempts. Try again in ${retryAfterSeconds} seconds.`,
+    { retryAfter: retryAfterSeconds },
+  );
+}
+
+/** Aspose kept rate-limiting after retries. */
+export function upstreamRateLimited(retryAfterSeconds: number | undefined): ServiceError {
+  return new ServiceError(
+    "UPSTREAM_RATE_LIMITED",
+    retryAfterSeconds === undefined
+      ? "Aspose is rate-limiting token requests. Try again later."
+      : `Aspose is rate-limiting token requests. Try again in ${retryAfterSeconds} seconds.`,
+    retryAfterSeconds === undefined ? {} : { retryAfter: retryAfterSeconds },
+  );
+}
+
+/** Aspose could not be reached in time, or kept failing with 5xx. */
+export function upstreamUnavailable(): ServiceError {
+  return new ServiceError(
+    "UPSTREAM_UNAVAILABLE",
+    "The Aspose token service is unavailable or did not answer in time. Try again later.",
+  );
+}
+
+/** Aspose answered something unusable, or a 400 that means this service is misconfigured. */
+export function upstreamBadResponse(): ServiceError {
+  return new ServiceError(
+    "UPSTREAM_BAD_RESPONSE",
+    "The Aspose token service gave an answer this service cannot use. The operator has been told in the logs.",
+  );
+}

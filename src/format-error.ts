@@ -1,0 +1,64 @@
+import { unwrapResolverError } from "@apollo/server/errors";
+import type { GraphQLError, GraphQLFormattedError } from "graphql";
+import type { Logger } from "pino";
+import { ServiceError } from "./errors.js";
+
+// Apollo's own request-level codes: their messages are about the request's shape, safe to return.
+const REQUEST_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_USER_INPUT",
+  "BAD_REQUEST",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "OPERATION_RESOLUTION_FAILURE",
+]);
+
+// graphql-js echoes a rejected variable's value ("got invalid value \"s3cr3t\""): the value may be
+// a secret sent with the wrong type, so it is never returned or logged.
+const ECHOED_VARIABLE_VALUE = /^(Variable "\$[^"]{1,100}") got invalid value[\s\S]*$/;
+
+/**
+ * The last word on every error a client sees: our coded errors pass as they are, request-shape errors
+ * keep their Apollo code without internals, anything else is logged and masked.
+ */
+export function errorFormatter(
+  logger: Logger,
+): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  return (formatted, error) => {
+    const original = unwrapResolverError(error);
+    const cause =
+      serviceErrorIn(original) ?? serviceErrorIn((original as Partial<GraphQLError>)?.originalError);
+    if (cause !== undefined) {
+      return {
+        message: cause.message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { ...cause.extensions },
+      };
+    }
+    const code = formatted.extensions?.code;
+    if (typeof code === "string" && REQUEST_CODES.has(code)) {
+      const echoed = ECHOED_VARIABLE_VALUE.exec(formatted.message);
+      return {
+        message:
+          echoed === null
+            ? formatted.message
+            : `${echoed[1]} got a value of the wrong type (the value is not echoed).`,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code },
+      };
+    }
+    logger.error({ err: original, path: formatted.path }, "Unexpected error while resolving a request");
+    return {
+      message: "Internal server error",
+      path: formatted.path,
+      extensions: { code: "INTERNAL_SERVER_ERROR" },
+    };
+  };
+}
+
+function serviceErrorIn(error: unknown): ServiceError | undefined {
+  return error instanceof ServiceError ? error : undefined;
+}

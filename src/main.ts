@@ -1,0 +1,65 @@
+/**
+ * The process entry point, and the only module that reads process.env, listens and handles signals.
+ */
+import { pino } from "pino";
+import { createApp } from "./app.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./observability/logger.js";
+import { ServiceMetrics } from "./observability/metrics.js";
+
+function loadConfigOrExit(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Invalid configuration: ${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  // Asynchronous log writes keep the request path off the terminal's speed.
+  const destination = pino.destination({ sync: false });
+  const logger = createLogger(config.logLevel, destination);
+  const metrics = new ServiceMetrics({ defaultMetrics: true });
+  const app = createApp({ config, logger, metrics });
+
+  const address = await app.listen(config.port, config.host);
+  logger.info(
+    {
+      port: address.port,
+      host: address.address,
+      tokenUrl: `${config.aspose.baseUrl}${config.aspose.tokenPath}`,
+    },
+    `aspose-token-subgraph ready at http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${address.port}/graphql`,
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "Shutting down: finishing in-flight requests");
+    app
+      .shutdown(config.shutdownTimeoutMs)
+      .then(() => {
+        logger.info("Shut down cleanly");
+        destination.flushSync();
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, "Shutdown failed");
+        destination.flushSync();
+        process.exit(1);
+      });
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("unhandledRejection", (reason) => {
+    logger.error({ err: reason }, "Unhandled promise rejection");
+  });
+}
+
+await main();

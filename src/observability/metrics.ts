@@ -1,0 +1,90 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { UpstreamObserver, UpstreamOutcome } from "../aspose/token-client.js";
+import type { TokenSource } from "../tokens/token-cache.js";
+
+/**
+ * The service's Prometheus metrics, on a registry of its own (so several apps can live in one test
+ * process). Labels are closed sets of codes and classes: never a clientId, secret or token.
+ */
+export class ServiceMetrics implements UpstreamObserver {
+  readonly registry = new Registry();
+  readonly #graphqlRequests: Counter<"outcome">;
+  readonly #upstreamAttempts: Counter<"status_class">;
+  readonly #upstreamCalls: Histogram<"outcome">;
+  readonly #tokenLookups: Counter<"result">;
+  readonly #lockouts: Counter<"subject">;
+  readonly #sharedStoreUp: Gauge;
+
+  constructor(options: { readonly defaultMetrics: boolean }) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    this.#graphqlRequests = new Counter({
+      name: "graphql_requests_total",
+      help: "GraphQL requests by outcome: ok, or the first error's extensions.code",
+      labelNames: ["outcome"],
+      registers: [this.registry],
+    });
+    this.#upstreamAttempts = new Counter({
+      name: "aspose_upstream_attempts_total",
+      help: "HTTP attempts to the Aspose token endpoint (retries included) by status class",
+      labelNames: ["status_class"],
+      registers: [this.registry],
+    });
+    this.#upstreamCalls = new Histogram({
+      name: "aspose_upstream_call_duration_seconds",
+      help: "Duration of whole upstream token calls, retries included, by final outcome",
+      labelNames: ["outcome"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.#tokenLookups = new Counter({
+      name: "token_cache_lookups_total",
+      help: "Token requests by how they were answered: hit (cache), miss (fetched), joined (shared an in-flight fetch)",
+      labelNames: ["result"],
+      registers: [this.registry],
+    });
+    this.#lockouts = new Counter({
+      name: "credential_lockouts_total",
+      help: "Lockouts started after repeated invalid credentials, by subject (client or address)",
+      labelNames: ["subject"],
+      registers: [this.registry],
+    });
+    this.#sharedStoreUp = new Gauge({
+      name: "shared_store_up",
+      help: "1 when the shared store (Redis) is configured and reachable, 0 when configured and down, absent when not configured",
+      registers: [this.registry],
+    });
+  }
+
+  attempt(outcome: UpstreamOutcome): void {
+    this.#upstreamAttempts.inc({ status_class: outcome });
+  }
+
+  call(outcome: UpstreamOutcome, seconds: number): void {
+    this.#upstreamCalls.observe({ outcome }, seconds);
+  }
+
+  /** Counts one answered GraphQL request. */
+  graphqlRequest(outcome: string): void {
+    this.#graphqlRequests.inc({ outcome });
+  }
+
+  /** Counts how one token request was answered. */
+  tokenLookup(source: TokenSource): void {
+    this.#tokenLookups.inc({
+      result: source === "cache" ? "hit" : source === "upstream" ? "miss" : "joined",
+    });
+  }
+
+  lockout(subject: "client" | "address"): void {
+    this.#lockouts.inc({ subject });
+  }
+
+  sharedStoreUp(up: boolean): void {
+    this.#sharedStoreUp.set(up ? 1 : 0);
+  }
+
+  /** The Prometheus text exposition. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,36 @@
+import { createHmac } from "node:crypto";
+import type { Credentials } from "./types.js";
+
+/**
+ * Derives the keys under which tokens and attempt counters are kept. HMAC-SHA256 under a server-side
+ * key: not reversible, useless without the key, and it covers the token URL so tokens never cross
+ * upstreams. Lengths are prefixed so that ("ab","c") and ("a","bc") cannot collide.
+ */
+export class CredentialKeyer {
+  readonly #key: Buffer;
+  readonly #scope: string;
+
+  constructor(key: Buffer, tokenUrl: string) {
+    this.#key = key;
+    this.#scope = `${tokenUrl.length}:${tokenUrl}`;
+  }
+
+  /** The cache key for a clientId AND clientSecret pair. */
+  credentialKey(credentials: Credentials): string {
+    return createHmac("sha256", this.#key)
+      .update(
+        `cred|${this.#scope}|${credentials.clientId.length}:${credentials.clientId}|${credentials.clientSecret}`,
+      )
+      .digest("base64url");
+  }
+
+  /** The counter key for a clientId alone (brute-force accounting), never the id in clear. */
+  clientKey(clientId: string): string {
+    return createHmac("sha256", this.#key).update(`client|${this.#scope}|${clientId}`).digest("base64url");
+  }
+
+  /** The counter key for a client address. */
+  addressKey(address: string): string {
+    return createHmac("sha256", this.#key).update(`addr|${address}`).digest("base64url");
+  }
+}

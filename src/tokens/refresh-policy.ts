@@ -1,0 +1,23 @@
+import type { IssuedToken } from "./types.js";
+
+export interface RefreshMargin {
+  /** The margin is never less than this many seconds. */
+  readonly minSeconds: number;
+  /** ...nor less than this share of the token's lifetime. */
+  readonly ratio: number;
+}
+
+/**
+ * Whether a stored token may still be served at `now`: its remaining validity must cover both the
+ * refresh margin (max(minSeconds, ratio × lifetime)) and what the caller asked for.
+ */
+export function isUsable(
+  token: IssuedToken,
+  now: number,
+  margin: RefreshMargin,
+  minValiditySeconds: number,
+): boolean {
+  const lifetimeMs = token.expiresAtMs - token.issuedAtMs;
+  const marginMs = Math.max(margin.minSeconds * 1000, margin.ratio * lifetimeMs);
+  return token.expiresAtMs - now >= Math.max(marginMs, minValiditySeconds * 1000);
+}

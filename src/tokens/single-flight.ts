@@ -1,0 +1,27 @@
+/**
+ * Collapses concurrent work for the same key into one promise. A failure reaches every waiter and is
+ * not remembered: the next call after it settles starts afresh.
+ */
+export class SingleFlight<T> {
+  readonly #inFlight = new Map<string, Promise<T>>();
+
+  /** Runs `work` unless a run for `key` is already in flight; `leader` says which happened. */
+  run(key: string, work: () => Promise<T>): { readonly promise: Promise<T>; readonly leader: boolean } {
+    const existing = this.#inFlight.get(key);
+    if (existing !== undefined) return { promise: existing, leader: false };
+    const promise = (async () => {
+      try {
+        return await work();
+      } finally {
+        this.#inFlight.delete(key);
+      }
+    })();
+    this.#inFlight.set(key, promise);
+    return { promise, leader: true };
+  }
+
+  /** How many keys have work in flight (for metrics and tests). */
+  get size(): number {
+    return this.#inFlight.size;
+  }
+}

@@ -1,0 +1,38 @@
+/** A token as Aspose issued it, with its validity anchored to the moment this service asked for it. */
+export interface IssuedToken {
+  /** The token exactly as Aspose issued it. */
+  readonly accessToken: string;
+  readonly tokenType: string;
+  /** Epoch ms when the upstream request was sent: validity is counted from here, never from the answer. */
+  readonly issuedAtMs: number;
+  /** Epoch ms when the token stops being valid: issuedAtMs + expires_in, capped by the JWT `exp`. */
+  readonly expiresAtMs: number;
+  /** From the JWT `scope` claim; informational, the signature cannot be verified. */
+  readonly scopes: readonly string[];
+  /** From the JWT `client_default_storage` claim; informational. */
+  readonly defaultStorage: string | null;
+}
+
+/** What the `AccessToken` GraphQL type resolves from: a token plus how and when it was served. */
+export interface ServedToken {
+  readonly token: IssuedToken;
+  readonly fromCache: boolean;
+  /** Epoch ms when this answer was made; `expiresIn` counts from here. */
+  readonly servedAtMs: number;
+}
+
+/** The caller's credentials, as validated arguments. */
+export interface Credentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/** One `accessToken` request: credentials plus the caller's freshness needs. */
+export interface TokenRequest extends Credentials {
+  /** Seconds the token must stay valid; 0 when the caller did not ask. */
+  readonly minValiditySeconds: number;
+  readonly forceRefresh: boolean;
+}
+
+/** A millisecond clock; injected so tests control time instead of sleeping. */
+export type Clock = () => number;
