@@ -154,7 +154,8 @@ export class AsposeTokenClient {
     const parsed = parseTokenResponse(body);
     if (parsed === undefined) {
       this.#options.logger.error(
-        { upstreamBody: redactText(body, [credentials.clientSecret, credentials.clientId]) },
+        // Only the body's shape: a 200 body may hold a token in a form the redaction cannot recognise.
+        { upstreamBody: describeBody(body) },
         "Aspose token endpoint answered 200 with a body that is not a valid token response",
       );
       throw upstreamBadResponse();
@@ -182,10 +183,12 @@ export class AsposeTokenClient {
       if (status === 429)
         return upstreamRateLimited(retryAfterSeconds(error.response.headers["retry-after"]));
       if (status >= 500) {
-        logger.warn({ upstreamStatus: status }, "Aspose token endpoint failed after retries");
+        logger.warn({ upstreamStatus: status }, "Aspose token endpoint answered with a server error");
         return upstreamUnavailable();
       }
-      const misconfigured = oauthError !== undefined && MISCONFIGURATION_ERRORS.has(oauthError);
+      // A 404 or 405 means the path is wrong, as surely as an OAuth error about the request's shape.
+      const misconfigured =
+        status === 404 || status === 405 || (oauthError !== undefined && MISCONFIGURATION_ERRORS.has(oauthError));
       logger.error(
         {
           upstreamStatus: status,
@@ -203,6 +206,25 @@ export class AsposeTokenClient {
       return upstreamUnavailable();
     }
     return error;
+  }
+}
+
+/** What a refused body looked like, without any of its values. */
+function describeBody(body: string): Record<string, unknown> {
+  const trimmed = body.trimStart();
+  if (trimmed === "") return { kind: "empty" };
+  if (trimmed.startsWith("<")) return { kind: "html", length: body.length };
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
+      const fields = Object.entries(parsed)
+        .slice(0, 10)
+        .map(([name, value]) => `${redactText(name, [], 32)}:${Array.isArray(value) ? "array" : typeof value}`);
+      return { kind: "json-object", length: body.length, fields };
+    }
+    return { kind: `json-${Array.isArray(parsed) ? "array" : typeof parsed}`, length: body.length };
+  } catch {
+    return { kind: "not-json", length: body.length };
   }
 }
 
@@ -227,15 +249,26 @@ function errorCode(error: unknown): string {
   return error instanceof Error ? error.name.slice(0, 40) : "unknown";
 }
 
+// RFC 9110 §5.6.7: IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), obsolete RFC 850
+// ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime ("Sun Nov  6 08:49:37 1994").
+const IMF_OR_RFC850_DATE = /^[A-Z][a-z]{2,8}, \d{2}[ -][A-Z][a-z]{2}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$/;
+const ASCTIME_DATE = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [\d ]\d \d{2}:\d{2}:\d{2} \d{4}$/;
+
 /** Retry-After as whole seconds (delta-seconds or an HTTP date); undefined when absent or invalid. */
 export function retryAfterSeconds(
   header: string | string[] | undefined,
   now = Date.now(),
 ): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
   if (value === undefined) return undefined;
-  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()), 86_400);
-  const date = Date.parse(value);
+  if (/^\d+$/.test(value)) return Math.min(Number(value), 86_400);
+  // Only the HTTP-date forms reach Date.parse, which alone reads "1.5" or "-5" as dates in 2001
+  // ("retry now"); RFC 9110 §10.2.3 says an invalid value is ignored. asctime has no zone but is UTC.
+  const date = IMF_OR_RFC850_DATE.test(value)
+    ? Date.parse(value)
+    : ASCTIME_DATE.test(value)
+      ? Date.parse(`${value} GMT`)
+      : Number.NaN;
   if (Number.isNaN(date)) return undefined;
   return Math.min(Math.max(0, Math.ceil((date - now) / 1000)), 86_400);
 }
