@@ -19,5 +19,8 @@ export function isUsable(
 ): boolean {
   const lifetimeMs = token.expiresAtMs - token.issuedAtMs;
   const marginMs = Math.max(margin.minSeconds * 1000, margin.ratio * lifetimeMs);
-  return token.expiresAtMs - now >= Math.max(marginMs, minValiditySeconds * 1000);
+  const remainingMs = token.expiresAtMs - now;
+  // A JWT is invalid from its exp on (RFC 7519 4.1.4), so with a zero margin the last usable instant
+  // is one millisecond before expiry, never expiry itself.
+  return remainingMs > 0 && remainingMs >= Math.max(marginMs, minValiditySeconds * 1000);
 }

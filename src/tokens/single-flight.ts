@@ -9,13 +9,11 @@ export class SingleFlight<T> {
   run(key: string, work: () => Promise<T>): { readonly promise: Promise<T>; readonly leader: boolean } {
     const existing = this.#inFlight.get(key);
     if (existing !== undefined) return { promise: existing, leader: false };
-    const promise = (async () => {
-      try {
-        return await work();
-      } finally {
-        this.#inFlight.delete(key);
-      }
-    })();
+    // The async wrapper turns a synchronous throw into a rejection, and `finally` always runs after
+    // the set below: settling inside run() would leave a rejected flight in the map for good.
+    const promise = (async () => work())().finally(() => {
+      this.#inFlight.delete(key);
+    });
     this.#inFlight.set(key, promise);
     return { promise, leader: true };
   }

@@ -1,0 +1,129 @@
+/**
+ * Neither a secret nor a token is ever written: every cache path and every upstream failure is driven
+ * through the real service at LOG_LEVEL=debug, then every captured log line (and, for secrets, every
+ * answer) is searched.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  ACCESS_TOKEN_MUTATION,
+  type AccessTokenFields,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  type ExecuteResult,
+  execute,
+  type Harness,
+  leakedSecrets,
+  requestToken,
+  startHarness,
+} from "../support/harness.js";
+
+const WRONG_SECRET = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+// A secret that form-encoding changes: a leak of its encoded form must be caught too.
+const SPECIAL_ID = "5d1e0c2b-7a3f-4e9d-8c6b-1a2b3c4d5e6f";
+const SPECIAL_SECRET = "s3cr+t/with=&and%and spaces";
+
+function encodedForms(secret: string): string[] {
+  return [
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    JSON.stringify(secret).slice(1, -1),
+  ];
+}
+
+function tokenOf(result: ExecuteResult<{ accessToken: AccessTokenFields }>): string {
+  assert.equal(result.errors, undefined, `unexpected errors: ${JSON.stringify(result.errors)}`);
+  const token = result.data?.accessToken.accessToken;
+  assert.ok(token);
+  return token;
+}
+
+function codeOf(result: ExecuteResult<unknown>): unknown {
+  return result.errors?.[0]?.extensions?.code;
+}
+
+async function exerciseEveryPath(harness: Harness): Promise<string[]> {
+  const { fake, clock } = harness;
+  const tokens: string[] = [];
+  tokens.push(tokenOf(await requestToken(harness)));
+  tokens.push(tokenOf(await requestToken(harness)));
+  clock.advance(3000_000);
+  tokens.push(tokenOf(await requestToken(harness)));
+  tokens.push(tokenOf(await requestToken(harness, { minValidity: 3500 })));
+  clock.advance(5_000);
+  tokens.push(tokenOf(await requestToken(harness, { forceRefresh: true })));
+  tokens.push(tokenOf(await requestToken(harness, { clientId: SPECIAL_ID, clientSecret: SPECIAL_SECRET })));
+
+  assert.equal(codeOf(await requestToken(harness, { clientSecret: WRONG_SECRET })), "INVALID_CREDENTIALS");
+
+  // Upstream failures, each on a fresh fetch, each carrying something worth leaking in its body.
+  const failures: [Parameters<typeof fake.failNext>[0], number, string][] = [
+    [{ kind: "status", status: 503 }, 3, "UPSTREAM_UNAVAILABLE"],
+    [{ kind: "status", status: 429, retryAfter: "3600" }, 1, "UPSTREAM_RATE_LIMITED"],
+    [{ kind: "html" }, 3, "UPSTREAM_UNAVAILABLE"],
+    [{ kind: "html200" }, 1, "UPSTREAM_BAD_RESPONSE"],
+    [{ kind: "truncated" }, 1, "UPSTREAM_BAD_RESPONSE"],
+    [{ kind: "reset" }, 3, "UPSTREAM_UNAVAILABLE"],
+    [
+      {
+        kind: "oauthError",
+        error: "invalid_request",
+        description: `client_secret=${CLIENT_SECRET} rejected`,
+      },
+      1,
+      "UPSTREAM_BAD_RESPONSE",
+    ],
+    [
+      { kind: "badShape", body: { access_token: tokens[0], expires_in: "soon", secret: CLIENT_SECRET } },
+      1,
+      "UPSTREAM_BAD_RESPONSE",
+    ],
+  ];
+  for (const [fault, times, code] of failures) {
+    fake.failNext(fault, times);
+    const result = await requestToken(harness, { forceRefresh: true });
+    assert.equal(codeOf(result), code, `fault ${fault.kind}`);
+  }
+
+  // The secret sent with the wrong type (graphql-js would echo it) and inline in the document.
+  const wrongType = await execute(harness, ACCESS_TOKEN_MUTATION, {
+    clientId: CLIENT_ID,
+    clientSecret: { value: CLIENT_SECRET },
+  });
+  assert.notEqual(wrongType.errors, undefined);
+  const inline = await execute(
+    harness,
+    `mutation { accessToken(clientId: "${CLIENT_ID}", clientSecret: "${CLIENT_SECRET}") { accessToken } }`,
+  );
+  assert.notEqual(inline.errors, undefined);
+
+  return [...new Set(tokens)];
+}
+
+test("no secret reaches a log line or an answer, no token reaches a log line", {
+  timeout: 30_000,
+}, async (t) => {
+  const harness = await startHarness({ env: { LOG_LEVEL: "trace" } });
+  t.after(() => harness.close());
+  harness.fake.addClient(SPECIAL_ID, SPECIAL_SECRET);
+
+  const tokens = await exerciseEveryPath(harness);
+
+  // The check must have something to search: debug lines and the upstream-failure lines were written.
+  assert.ok(harness.logs.length >= 20, `only ${harness.logs.length} log lines`);
+  assert.ok(harness.logs.some((line) => line.includes('"level":50') || line.includes('"level":40')));
+  assert.ok(tokens.length >= 3);
+
+  const secrets = [CLIENT_SECRET, WRONG_SECRET, ...encodedForms(SPECIAL_SECRET)];
+  assert.deepEqual(leakedSecrets(harness, secrets), []);
+
+  for (const token of tokens) {
+    const [, payload = "", signature = ""] = token.split(".");
+    for (const part of [token, payload, signature]) {
+      assert.ok(part.length > 20);
+      const line = harness.logs.find((text) => text.includes(part));
+      assert.equal(line, undefined, `a token (or part of one) was logged: ${line?.slice(0, 120)}`);
+    }
+  }
+});
