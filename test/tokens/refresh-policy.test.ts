@@ -144,3 +144,23 @@ describe("replacement at the margin, through the service", () => {
     );
   });
 });
+
+test("a minValidity longer than any token lives is met by a recent token, not by refetching every time", () => {
+  const issuedAtMs = 1_000_000;
+  const token = {
+    accessToken: "t",
+    tokenType: "Bearer",
+    issuedAtMs,
+    expiresAtMs: issuedAtMs + 3_600_000,
+    scopes: [],
+    defaultStorage: null,
+  };
+  const margin = { minSeconds: 60, ratio: 0.1 };
+  // Within the first margin (360 s) of its life the token is as good as a fresh one could be.
+  assert.equal(isUsable(token, issuedAtMs + 300_000, margin, 86_400), true);
+  // Past it, a fresh token would last longer, so the cached one is replaced.
+  assert.equal(isUsable(token, issuedAtMs + 400_000, margin, 86_400), false);
+  // A reachable minValidity keeps its exact meaning.
+  assert.equal(isUsable(token, issuedAtMs + 1_500_000, margin, 2_000), true);
+  assert.equal(isUsable(token, issuedAtMs + 1_700_000, margin, 2_000), false);
+});
