@@ -125,6 +125,9 @@ export function createApp(options: AppOptions): App {
       draining = true;
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
+      // close() has released the listening socket: from here new connections are refused. Logged so
+      // an operator (and the process tests) can tell draining from hanging.
+      logger.info({ deadlineMs }, "Stopped accepting connections; draining in-flight requests");
       // Keep-alive connections close as their in-flight request finishes (answers carry
       // `Connection: close`); past the deadline whatever is left is cut.
       const idleSweep = setInterval(() => httpServer.closeIdleConnections(), 50);
