@@ -9,7 +9,7 @@ import type { Config } from "./config.js";
 import { contextFactory } from "./context.js";
 import { graphqlHandler } from "./http/graphql-handler.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
-import type { AttemptLimiter } from "./limits/attempt-limiter.js";
+import { type AttemptLimiter, lockoutPolicy } from "./limits/attempt-limiter.js";
 import { MemoryAttemptLimiter } from "./limits/memory-attempt-limiter.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { CredentialKeyer } from "./tokens/credential-key.js";
@@ -65,11 +65,7 @@ export function createApp(options: AppOptions): App {
     new MemoryTokenCache({ maxEntries: config.tokenCache.enabled ? config.tokenCache.maxEntries : 0, clock });
   const limiter =
     options.limiter ??
-    new MemoryAttemptLimiter(
-      { ...config.lockout, addressThreshold: config.lockout.threshold * 4 },
-      clock,
-      (subject) => metrics.lockout(subject),
-    );
+    new MemoryAttemptLimiter(lockoutPolicy(config.lockout), clock, (subject) => metrics.lockout(subject));
   const service = new TokenService({
     client,
     cache: tokenCache,

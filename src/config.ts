@@ -248,6 +248,13 @@ export function loadConfig(env: Env): Config {
   if (config.apollo.key !== undefined && config.apollo.graphRef === undefined) {
     throw new ConfigError("APOLLO_GRAPH_REF must be set when APOLLO_KEY is set");
   }
+  // Replicas sharing Redis must derive the same credential keys (and cache entry salt): a random
+  // per-process key would make every replica's entries unreadable to the others.
+  if (config.redis.url !== undefined && optionalText(env, "TOKEN_CACHE_KEY") === undefined) {
+    throw new ConfigError(
+      "TOKEN_CACHE_KEY must be set when REDIS_URL is set (every replica needs the same one)",
+    );
+  }
   return deepFreeze(config);
 }
 

@@ -6,6 +6,7 @@ import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./observability/logger.js";
 import { ServiceMetrics } from "./observability/metrics.js";
+import { connectSharedStore } from "./redis/shared-store.js";
 
 function loadConfigOrExit(): Config {
   try {
@@ -25,7 +26,19 @@ async function main(): Promise<void> {
   const destination = pino.destination({ sync: false });
   const logger = createLogger(config.logLevel, destination);
   const metrics = new ServiceMetrics({ defaultMetrics: true });
-  const app = createApp({ config, logger, metrics });
+  // REDIS_URL set: token cache and lockout counters shared by all replicas; unset: in-memory.
+  const shared =
+    config.redis.url === undefined
+      ? undefined
+      : connectSharedStore({ config, logger: logger.child({ component: "redis" }), metrics });
+  const app = createApp({
+    config,
+    logger,
+    metrics,
+    tokenCache: shared?.tokenCache,
+    limiter: shared?.limiter,
+    sharedStore: shared?.status,
+  });
 
   const address = await app.listen(config.port, config.host);
   logger.info(
@@ -44,6 +57,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, "Shutting down: finishing in-flight requests");
     app
       .shutdown(config.shutdownTimeoutMs)
+      .then(() => shared?.close())
       .then(() => {
         logger.info("Shut down cleanly");
         destination.flushSync();

@@ -38,6 +38,11 @@ export interface LockoutPolicy {
   readonly maxSeconds: number;
 }
 
+/** The lockout policy from the configuration; one address may front many users, so it gets 4×. */
+export function lockoutPolicy(lockout: Omit<LockoutPolicy, "addressThreshold">): LockoutPolicy {
+  return { ...lockout, addressThreshold: lockout.threshold * 4 };
+}
+
 /** A subject's counters; shared by the in-memory and Redis limiters. */
 export interface SubjectState {
   failures: number;

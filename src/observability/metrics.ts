@@ -14,6 +14,8 @@ export class ServiceMetrics implements UpstreamObserver {
   readonly #tokenLookups: Counter<"result">;
   readonly #lockouts: Counter<"subject">;
   readonly #sharedStoreUp: Gauge;
+  readonly #sharedStoreFallbacks: Counter<"operation">;
+  readonly #sharedLockWaits: Counter;
 
   constructor(options: { readonly defaultMetrics: boolean }) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -53,6 +55,17 @@ export class ServiceMetrics implements UpstreamObserver {
       help: "1 when the shared store (Redis) is configured and reachable, 0 when configured and down, absent when not configured",
       registers: [this.registry],
     });
+    this.#sharedStoreFallbacks = new Counter({
+      name: "shared_store_fallbacks_total",
+      help: "Shared store (Redis) operations answered from local state instead, because Redis was down or failed, by operation",
+      labelNames: ["operation"],
+      registers: [this.registry],
+    });
+    this.#sharedLockWaits = new Counter({
+      name: "token_fetch_lock_waits_total",
+      help: "Token fetches that waited for another replica holding the shared fetch lock",
+      registers: [this.registry],
+    });
   }
 
   attempt(outcome: UpstreamOutcome): void {
@@ -81,6 +94,16 @@ export class ServiceMetrics implements UpstreamObserver {
 
   sharedStoreUp(up: boolean): void {
     this.#sharedStoreUp.set(up ? 1 : 0);
+  }
+
+  /** Counts one shared store operation answered from local state. */
+  sharedStoreFallback(operation: "token_read" | "token_write" | "lock" | "limiter"): void {
+    this.#sharedStoreFallbacks.inc({ operation });
+  }
+
+  /** Counts one token fetch that waited for another replica's fetch lock. */
+  sharedLockWait(): void {
+    this.#sharedLockWaits.inc();
   }
 
   /** The Prometheus text exposition. */

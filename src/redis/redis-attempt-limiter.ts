@@ -1,0 +1,294 @@
+import { randomBytes } from "node:crypto";
+import type {
+  AttemptLimiter,
+  AttemptReservation,
+  LockoutPolicy,
+  ReserveResult,
+} from "../limits/attempt-limiter.js";
+import type { LockoutListener, MemoryAttemptLimiter } from "../limits/memory-attempt-limiter.js";
+import type { Clock } from "../tokens/types.js";
+import { LuaScript } from "./lua-script.js";
+import type { RedisHealth } from "./redis-health.js";
+
+export interface RedisAttemptLimiterOptions {
+  readonly health: RedisHealth;
+  /** Prepended to every key (REDIS_KEY_PREFIX). */
+  readonly keyPrefix: string;
+  readonly policy: LockoutPolicy;
+  readonly clock: Clock;
+  /**
+   * How long a reservation counts as in flight at most. A replica that dies mid-attempt never
+   * settles it; past this it stops counting. Must cover a whole upstream call.
+   */
+  readonly reservationTtlMs: number;
+  /** Takes over while Redis is down, and its lockouts keep counting after Redis returns. */
+  readonly fallback: MemoryAttemptLimiter;
+  readonly onLockout?: LockoutListener;
+}
+
+// Attempts in flight already reach the threshold: the caller waits briefly for them to settle (as the
+// in-memory limiter does).
+const PENDING_RETRY_SECONDS = 1;
+
+// The subject state is a hash {failures, last, until, strikes}, the same fields as SubjectState, read
+// with the window applied exactly as lockedSeconds() does: outside a lockout, counts older than the
+// window are forgotten. In-flight reservations are a sorted set scored by their expiry.
+const LOAD_STATE = `
+local function load(key, now, window)
+  local v = redis.call('HMGET', key, 'failures', 'last', 'until', 'strikes')
+  local s = { failures = tonumber(v[1]) or 0, last = tonumber(v[2]) or 0,
+              untilMs = tonumber(v[3]) or 0, strikes = tonumber(v[4]) or 0 }
+  if s.untilMs <= now and s.last > 0 and now - s.last > window then
+    s.failures = 0
+    s.strikes = 0
+  end
+  return s
+end
+`;
+
+// KEYS: client state, address state. ARGV: now. Returns the ms left of the longer lockout, or 0.
+const LOCKED_FOR = new LuaScript(
+  `local now = tonumber(ARGV[1])
+local worst = 0
+for i = 1, 2 do
+  local untilMs = tonumber(redis.call('HGET', KEYS[i], 'until') or '0') or 0
+  if untilMs - now > worst then worst = untilMs - now end
+end
+return worst`,
+  2,
+);
+
+// KEYS: client state, address state, client pending, address pending.
+// ARGV: now, window ms, client threshold, address threshold, reservation id, reservation ttl ms.
+// Returns {1, 0} reserved; {0, ms} locked for ms; {0, 0} refused because attempts in flight fill the
+// threshold.
+const RESERVE = new LuaScript(
+  `${LOAD_STATE}
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local client = load(KEYS[1], now, window)
+local address = load(KEYS[2], now, window)
+local lockedMs = math.max(client.untilMs - now, address.untilMs - now, 0)
+if lockedMs > 0 then return {0, lockedMs} end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+if client.failures + redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3])
+  or address.failures + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[4]) then
+  return {0, 0}
+end
+local ttl = tonumber(ARGV[6])
+for i = 3, 4 do
+  redis.call('ZADD', KEYS[i], now + ttl, ARGV[5])
+  redis.call('PEXPIRE', KEYS[i], ttl)
+end
+return {1, 0}`,
+  4,
+);
+
+// KEYS: as RESERVE. ARGV: now, window ms, client threshold, address threshold, base ms, max ms,
+// reservation id, outcome (success | failure | release). Returns {client locked, address locked}, each
+// 1 when this failure started a lockout. The failure rule is recordFailure()'s; each state key lives as
+// long as its counts matter: the window after the last failure, or the lockout if longer.
+const SETTLE = new LuaScript(
+  `${LOAD_STATE}
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[7])
+redis.call('ZREM', KEYS[4], ARGV[7])
+if ARGV[8] == 'success' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return {0, 0}
+end
+if ARGV[8] ~= 'failure' then return {0, 0} end
+local function fail(key, threshold)
+  local s = load(key, now, window)
+  local locked = 0
+  s.failures = s.failures + 1
+  s.last = now
+  if s.failures >= threshold then
+    s.strikes = s.strikes + 1
+    s.failures = 0
+    s.untilMs = now + math.min(tonumber(ARGV[5]) * 2 ^ (s.strikes - 1), tonumber(ARGV[6]))
+    locked = 1
+  end
+  redis.call('HSET', key, 'failures', s.failures, 'last', s.last, 'until', s.untilMs, 'strikes', s.strikes)
+  redis.call('PEXPIRE', key, math.max(window, s.untilMs - now))
+  return locked
+end
+return {fail(KEYS[1], tonumber(ARGV[3])), fail(KEYS[2], tonumber(ARGV[4]))}`,
+  4,
+);
+
+type Outcome = "success" | "failure" | "release";
+
+/**
+ * Brute-force accounting shared by replicas: the in-memory limiter's rules (per clientId and per
+ * address, in-flight attempts counted, doubling lockouts, a bounded window), kept in Redis and applied
+ * atomically by Lua scripts, so guesses spread over replicas add up. Keys are the HMAC subject keys,
+ * never a clientId or address in clear, and expire once their counts no longer matter. While Redis is
+ * down the in-memory limiter takes over, and its lockouts still count once Redis is back.
+ */
+export class RedisAttemptLimiter implements AttemptLimiter {
+  readonly #health: RedisHealth;
+  readonly #prefix: string;
+  readonly #policy: LockoutPolicy;
+  readonly #clock: Clock;
+  readonly #reservationTtlMs: number;
+  readonly #fallback: MemoryAttemptLimiter;
+  readonly #onLockout: LockoutListener | undefined;
+
+  constructor(options: RedisAttemptLimiterOptions) {
+    this.#health = options.health;
+    this.#prefix = options.keyPrefix;
+    this.#policy = options.policy;
+    this.#clock = options.clock;
+    this.#reservationTtlMs = options.reservationTtlMs;
+    this.#fallback = options.fallback;
+    this.#onLockout = options.onLockout;
+  }
+
+  async lockedFor(clientKey: string, addressKey: string): Promise<number | undefined> {
+    const local = await this.#fallback.lockedFor(clientKey, addressKey);
+    const keys = this.#keys(clientKey, addressKey);
+    const step = await this.#health.attempt("limiter", (client) =>
+      LOCKED_FOR.run(client, [keys.clientState, keys.addressState], [this.#clock()]),
+    );
+    const sharedMs = step.ok && typeof step.value === "number" ? step.value : 0;
+    const shared = sharedMs > 0 ? Math.max(1, Math.ceil(sharedMs / 1000)) : undefined;
+    if (local === undefined) return shared;
+    return shared === undefined ? local : Math.max(local, shared);
+  }
+
+  async reserve(clientKey: string, addressKey: string): Promise<ReserveResult> {
+    const local = await this.#fallback.lockedFor(clientKey, addressKey);
+    if (local !== undefined) return { allowed: false, retryAfterSeconds: local };
+    const keys = this.#keys(clientKey, addressKey);
+    const id = randomBytes(12).toString("base64url");
+    const policy = this.#policy;
+    const step = await this.#health.attempt("limiter", (client) =>
+      RESERVE.run(
+        client,
+        [keys.clientState, keys.addressState, keys.clientPending, keys.addressPending],
+        [
+          this.#clock(),
+          policy.windowSeconds * 1000,
+          policy.threshold,
+          policy.addressThreshold,
+          id,
+          this.#reservationTtlMs,
+        ],
+      ),
+    );
+    const reply = step.ok ? numbers(step.value) : undefined;
+    if (reply === undefined) {
+      const local = await this.#fallback.reserve(clientKey, addressKey);
+      if (!local.allowed || step.ok || step.reason !== "failed") return local;
+      // The script may have run before its reply timed out: settle that reservation in Redis too, so
+      // it does not count as in flight until it expires, and the outcome is shared.
+      return { allowed: true, reservation: this.#bothReservations(local.reservation, keys, id) };
+    }
+    const [allowed, lockedMs] = reply;
+    if (allowed !== 1) {
+      const retryAfterSeconds =
+        lockedMs !== undefined && lockedMs > 0
+          ? Math.max(1, Math.ceil(lockedMs / 1000))
+          : PENDING_RETRY_SECONDS;
+      return { allowed: false, retryAfterSeconds };
+    }
+    return { allowed: true, reservation: this.#reservation(clientKey, addressKey, keys, id) };
+  }
+
+  /** The fallback's state only; the Redis client belongs to whoever made it. */
+  async close(): Promise<void> {
+    await this.#fallback.close();
+  }
+
+  #reservation(clientKey: string, addressKey: string, keys: SubjectKeys, id: string): AttemptReservation {
+    let settled = false;
+    const settle = async (outcome: Outcome): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      // If Redis cannot take the outcome, the reservation expires by itself; a failure must still
+      // count somewhere.
+      if (!(await this.#settleShared(keys, id, outcome)) && outcome === "failure")
+        await this.#recordLocally(clientKey, addressKey);
+    };
+    return {
+      succeeded: () => settle("success"),
+      failed: () => settle("failure"),
+      released: () => settle("release"),
+    };
+  }
+
+  #bothReservations(local: AttemptReservation, keys: SubjectKeys, id: string): AttemptReservation {
+    let settled = false;
+    const settle = async (outcome: Outcome): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      await this.#settleShared(keys, id, outcome);
+      if (outcome === "success") await local.succeeded();
+      else if (outcome === "failure") await local.failed();
+      else await local.released();
+    };
+    return {
+      succeeded: () => settle("success"),
+      failed: () => settle("failure"),
+      released: () => settle("release"),
+    };
+  }
+
+  /** Applies an attempt's outcome in Redis; false when Redis could not take it. */
+  async #settleShared(keys: SubjectKeys, id: string, outcome: Outcome): Promise<boolean> {
+    const policy = this.#policy;
+    const step = await this.#health.attempt("limiter", (client) =>
+      SETTLE.run(
+        client,
+        [keys.clientState, keys.addressState, keys.clientPending, keys.addressPending],
+        [
+          this.#clock(),
+          policy.windowSeconds * 1000,
+          policy.threshold,
+          policy.addressThreshold,
+          policy.baseSeconds * 1000,
+          policy.maxSeconds * 1000,
+          id,
+          outcome,
+        ],
+      ),
+    );
+    const reply = step.ok ? numbers(step.value) : undefined;
+    if (reply === undefined) return false;
+    if (reply[0] === 1) this.#onLockout?.("client");
+    if (reply[1] === 1) this.#onLockout?.("address");
+    return true;
+  }
+
+  async #recordLocally(clientKey: string, addressKey: string): Promise<void> {
+    const local = await this.#fallback.reserve(clientKey, addressKey);
+    if (local.allowed) await local.reservation.failed();
+  }
+
+  #keys(clientKey: string, addressKey: string): SubjectKeys {
+    const client = `${this.#prefix}attempts:client:${clientKey}`;
+    const address = `${this.#prefix}attempts:address:${addressKey}`;
+    return {
+      clientState: client,
+      addressState: address,
+      clientPending: `${client}:pending`,
+      addressPending: `${address}:pending`,
+    };
+  }
+}
+
+interface SubjectKeys {
+  readonly clientState: string;
+  readonly addressState: string;
+  readonly clientPending: string;
+  readonly addressPending: string;
+}
+
+function numbers(reply: unknown): number[] | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  const values = reply as unknown[];
+  return values.every((value) => typeof value === "number") ? (values as number[]) : undefined;
+}

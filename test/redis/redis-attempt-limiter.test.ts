@@ -1,0 +1,208 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, test } from "node:test";
+import fc from "fast-check";
+import type { AttemptReservation, LockoutPolicy } from "../../src/limits/attempt-limiter.js";
+import { MemoryAttemptLimiter } from "../../src/limits/memory-attempt-limiter.js";
+import { RedisAttemptLimiter } from "../../src/redis/redis-attempt-limiter.js";
+import type { RedisHealth } from "../../src/redis/redis-health.js";
+import { TestClock } from "../support/harness.js";
+import { connectHealth, deleteKeys, freePort, scanKeys, uniquePrefix } from "../support/replicas.js";
+
+const REDIS_URL = "redis://127.0.0.1:6379";
+const POLICY: LockoutPolicy = {
+  threshold: 2,
+  addressThreshold: 3,
+  windowSeconds: 60,
+  baseSeconds: 5,
+  maxSeconds: 20,
+};
+const RESERVATION_TTL_MS = 30_000;
+
+const prefix = uniquePrefix("limiter");
+let redis: Awaited<ReturnType<typeof connectHealth>>;
+
+before(async () => {
+  redis = await connectHealth(REDIS_URL);
+});
+after(async () => {
+  await deleteKeys(redis.client, prefix);
+  await redis.close();
+});
+
+function redisLimiter(
+  health: RedisHealth,
+  clock: TestClock,
+  keyPrefix = prefix,
+  onLockout?: (subject: "client" | "address") => void,
+): RedisAttemptLimiter {
+  return new RedisAttemptLimiter({
+    health,
+    keyPrefix,
+    policy: POLICY,
+    clock: clock.now,
+    reservationTtlMs: RESERVATION_TTL_MS,
+    fallback: new MemoryAttemptLimiter(POLICY, clock.now),
+    onLockout,
+  });
+}
+
+function subject(): string {
+  return randomBytes(12).toString("base64url");
+}
+
+type Operation =
+  | { kind: "locked"; client: number; address: number }
+  | { kind: "reserve"; client: number; address: number }
+  | { kind: "settle"; index: number; outcome: "succeeded" | "failed" | "released" }
+  | { kind: "advance"; ms: number };
+
+const operation: fc.Arbitrary<Operation> = fc.oneof(
+  fc.record({ kind: fc.constant("locked" as const), client: fc.nat(1), address: fc.nat(1) }),
+  fc.record({ kind: fc.constant("reserve" as const), client: fc.nat(1), address: fc.nat(1) }),
+  fc.record({ kind: fc.constant("reserve" as const), client: fc.nat(1), address: fc.nat(1) }),
+  fc.record({
+    kind: fc.constant("settle" as const),
+    index: fc.nat(5),
+    outcome: fc.constantFrom("succeeded" as const, "failed" as const, "failed" as const, "released" as const),
+  }),
+  fc.record({
+    kind: fc.constant("advance" as const),
+    ms: fc.constantFrom(500, 4_000, 6_000, 21_000, 61_000),
+  }),
+);
+
+test("the Redis limiter answers exactly as the in-memory one, step by step", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 40 }), async (operations) => {
+      const clock = new TestClock();
+      const memoryLockouts: string[] = [];
+      const redisLockouts: string[] = [];
+      const memory = new MemoryAttemptLimiter(POLICY, clock.now, (s) => memoryLockouts.push(s));
+      const shared = redisLimiter(redis.health, clock, prefix, (s) => redisLockouts.push(s));
+      const clients = [subject(), subject()];
+      const addresses = [subject(), subject()];
+      const open: [AttemptReservation, AttemptReservation][] = [];
+      for (const [step, op] of operations.entries()) {
+        if (op.kind === "advance") {
+          // Time moves only between whole attempts: Redis also expires stale reservations, which the
+          // in-memory limiter has no need for (its process cannot die and leave one behind).
+          if (open.length === 0) clock.advance(op.ms);
+        } else if (op.kind === "locked") {
+          const c = clients[op.client] ?? "";
+          const a = addresses[op.address] ?? "";
+          assert.equal(await shared.lockedFor(c, a), await memory.lockedFor(c, a), `step ${step}`);
+        } else if (op.kind === "reserve") {
+          const c = clients[op.client] ?? "";
+          const a = addresses[op.address] ?? "";
+          const fromMemory = await memory.reserve(c, a);
+          const fromRedis = await shared.reserve(c, a);
+          assert.equal(fromRedis.allowed, fromMemory.allowed, `step ${step}`);
+          if (fromMemory.allowed && fromRedis.allowed)
+            open.push([fromMemory.reservation, fromRedis.reservation]);
+          if (!fromMemory.allowed && !fromRedis.allowed)
+            assert.equal(fromRedis.retryAfterSeconds, fromMemory.retryAfterSeconds, `step ${step}`);
+        } else if (open.length > 0) {
+          const [pair] = open.splice(op.index % open.length, 1);
+          if (pair !== undefined) {
+            await pair[0][op.outcome]();
+            await pair[1][op.outcome]();
+          }
+        }
+        assert.deepEqual(redisLockouts, memoryLockouts, `step ${step}`);
+      }
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test("failures on one replica lock the clientId out on another, with a growing back-off", async () => {
+  const clock = new TestClock();
+  const replicaA = redisLimiter(redis.health, clock);
+  const replicaB = redisLimiter(redis.health, clock);
+  const client = subject();
+  for (const limiter of [replicaA, replicaB]) {
+    const reserved = await limiter.reserve(client, subject());
+    assert.ok(reserved.allowed);
+    await reserved.reservation.failed();
+  }
+  assert.equal(await replicaA.lockedFor(client, subject()), 5);
+  assert.equal(await replicaB.lockedFor(client, subject()), 5);
+  clock.advance(5_000);
+  assert.equal(await replicaB.lockedFor(client, subject()), undefined);
+  // Second strike within the window: twice as long.
+  for (const limiter of [replicaB, replicaA]) {
+    const reserved = await limiter.reserve(client, subject());
+    assert.ok(reserved.allowed);
+    await reserved.reservation.failed();
+  }
+  assert.equal(await replicaA.lockedFor(client, subject()), 10);
+});
+
+test("attempts in flight on other replicas count: a burst cannot slip past the threshold", async () => {
+  const clock = new TestClock();
+  const replicas = [redisLimiter(redis.health, clock), redisLimiter(redis.health, clock)];
+  const client = subject();
+  const results = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => replicas[i % 2]?.reserve(client, subject())),
+  );
+  assert.equal(results.filter((result) => result?.allowed).length, POLICY.threshold);
+  const refused = results.find((result) => result !== undefined && !result.allowed);
+  assert.deepEqual(refused, { allowed: false, retryAfterSeconds: 1 });
+});
+
+test("a reservation left by a crashed replica stops counting once it expires", async () => {
+  const clock = new TestClock();
+  const limiter = redisLimiter(redis.health, clock);
+  const client = subject();
+  for (let i = 0; i < POLICY.threshold; i++) assert.ok((await limiter.reserve(client, subject())).allowed);
+  assert.equal((await limiter.reserve(client, subject())).allowed, false);
+  clock.advance(RESERVATION_TTL_MS + 1);
+  assert.equal((await limiter.reserve(client, subject())).allowed, true);
+});
+
+test("a success clears the counts; counter keys carry only the subject keys and expire", async () => {
+  const clock = new TestClock();
+  const keyPrefix = uniquePrefix("limiter-keys");
+  const limiter = redisLimiter(redis.health, clock, keyPrefix);
+  const client = subject();
+  const address = subject();
+  const first = await limiter.reserve(client, address);
+  assert.ok(first.allowed);
+  await first.reservation.failed();
+  // The settled reservation left its (now empty, so deleted) pending set; the failure counts stay.
+  const keys = await scanKeys(redis.client, keyPrefix);
+  assert.deepEqual(keys.sort(), [
+    `${keyPrefix}attempts:address:${address}`,
+    `${keyPrefix}attempts:client:${client}`,
+  ]);
+  for (const key of keys) {
+    const ttl = await redis.client.pttl(key);
+    assert.ok(ttl > 0 && ttl <= POLICY.windowSeconds * 1000, `${key} ttl ${ttl}`);
+  }
+  const second = await limiter.reserve(client, address);
+  assert.ok(second.allowed);
+  const pendingTtl = await redis.client.pttl(`${keyPrefix}attempts:client:${client}:pending`);
+  assert.ok(pendingTtl > 0 && pendingTtl <= RESERVATION_TTL_MS, `pending ttl ${pendingTtl}`);
+  await second.reservation.succeeded();
+  assert.deepEqual(await scanKeys(redis.client, keyPrefix), []);
+  await deleteKeys(redis.client, keyPrefix);
+});
+
+test("with Redis unreachable the limiter keeps counting locally", async () => {
+  const dead = await connectHealth(`redis://127.0.0.1:${await freePort()}`, { waitUp: false });
+  try {
+    const clock = new TestClock();
+    const limiter = redisLimiter(dead.health, clock);
+    const client = subject();
+    for (let i = 0; i < POLICY.threshold; i++) {
+      const reserved = await limiter.reserve(client, subject());
+      assert.ok(reserved.allowed);
+      await reserved.reservation.failed();
+    }
+    assert.equal(await limiter.lockedFor(client, subject()), 5);
+    assert.equal(dead.health.up(), false);
+  } finally {
+    await dead.close();
+  }
+});

@@ -1,0 +1,282 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, test } from "node:test";
+import type { RedisHealth } from "../../src/redis/redis-health.js";
+import { RedisTokenCache } from "../../src/redis/redis-token-cache.js";
+import { TokenSealer } from "../../src/redis/token-sealer.js";
+import { CredentialKeyer } from "../../src/tokens/credential-key.js";
+import type { ObtainRequest, ObtainResult } from "../../src/tokens/token-cache.js";
+import type { Credentials, IssuedToken } from "../../src/tokens/types.js";
+import { TestClock } from "../support/harness.js";
+import {
+  connectHealth,
+  deleteKeys,
+  eventually,
+  freePort,
+  ThrowawayRedis,
+  uniquePrefix,
+} from "../support/replicas.js";
+
+const REDIS_URL = "redis://127.0.0.1:6379";
+const SERVER_KEY = randomBytes(32);
+const keyer = new CredentialKeyer(SERVER_KEY, "http://127.0.0.1/connect/token");
+const prefix = uniquePrefix("token-cache");
+let redis: Awaited<ReturnType<typeof connectHealth>>;
+
+before(async () => {
+  redis = await connectHealth(REDIS_URL);
+});
+after(async () => {
+  await deleteKeys(redis.client, prefix);
+  await redis.close();
+});
+
+/** A replica's cache: its own local tier and flights, the shared Redis. */
+function replicaCache(
+  clock: TestClock,
+  options: { health?: RedisHealth; lockTtlMs?: number; onLockWait?: () => void } = {},
+): RedisTokenCache {
+  return new RedisTokenCache({
+    health: options.health ?? redis.health,
+    sealer: new TokenSealer(SERVER_KEY),
+    keyPrefix: prefix,
+    maxEntries: 100,
+    lockTtlMs: options.lockTtlMs ?? 5_000,
+    clock: clock.now,
+    onLockWait: options.onLockWait,
+  });
+}
+
+function newCredentials(): Credentials {
+  return {
+    clientId: `client-${randomBytes(6).toString("hex")}`,
+    clientSecret: randomBytes(16).toString("hex"),
+  };
+}
+
+/** The upstream, as a counted function issuing distinct tokens; `gate` holds fetches until opened. */
+class Upstream {
+  calls = 0;
+  readonly #clock: TestClock;
+  #gate: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+  #fail: (() => void) | undefined;
+
+  constructor(clock: TestClock) {
+    this.#clock = clock;
+  }
+
+  hold(): void {
+    this.#gate = new Promise<void>((resolve, reject) => {
+      this.#open = resolve;
+      this.#fail = () => reject(new Error("upstream failed"));
+    });
+    // Rejections are observed by the callers that awaited the gate.
+    this.#gate.catch(() => {});
+  }
+
+  release(): void {
+    this.#open?.();
+  }
+
+  failHeld(): void {
+    this.#fail?.();
+  }
+
+  readonly fetch = async (): Promise<IssuedToken> => {
+    this.calls += 1;
+    const n = this.calls;
+    const issuedAtMs = this.#clock.now();
+    await this.#gate;
+    return {
+      accessToken: `header.payload-${n}-${randomBytes(4).toString("hex")}.signature`,
+      tokenType: "Bearer",
+      issuedAtMs,
+      expiresAtMs: issuedAtMs + 3_600_000,
+      scopes: ["api.storage"],
+      defaultStorage: null,
+    };
+  };
+}
+
+function obtain(
+  cache: RedisTokenCache,
+  credentials: Credentials,
+  upstream: Upstream,
+  clock: TestClock,
+  options: { forceRefresh?: boolean; isUsable?: (token: IssuedToken) => boolean } = {},
+): Promise<ObtainResult> {
+  const request: ObtainRequest = {
+    key: keyer.credentialKey(credentials),
+    credentials,
+    forceRefresh: options.forceRefresh ?? false,
+    isUsable: options.isUsable ?? ((token) => token.expiresAtMs - clock.now() > 60_000),
+    fetch: upstream.fetch,
+  };
+  return cache.obtain(request);
+}
+
+test("a token fetched on one replica is a cache hit on another; the entry is sealed and expires with it", async () => {
+  const clock = new TestClock();
+  const upstream = new Upstream(clock);
+  const credentials = newCredentials();
+  const a = replicaCache(clock);
+  const b = replicaCache(clock);
+  const first = await obtain(a, credentials, upstream, clock);
+  assert.equal(first.source, "upstream");
+  const second = await obtain(b, credentials, upstream, clock);
+  assert.equal(second.source, "cache");
+  assert.deepEqual(second.token, first.token);
+  assert.equal(upstream.calls, 1);
+
+  const key = `${prefix}token:${keyer.credentialKey(credentials)}`;
+  const raw = await redis.client.get(key);
+  assert.ok(raw !== null);
+  for (const clear of [first.token.accessToken, credentials.clientId, credentials.clientSecret]) {
+    assert.equal(raw.includes(clear), false);
+    assert.equal(Buffer.from(raw, "base64url").includes(Buffer.from(clear)), false);
+  }
+  const ttl = await redis.client.pttl(key);
+  assert.ok(ttl > 3_590_000 && ttl <= 3_600_000, `ttl ${ttl}`);
+});
+
+test("a forceRefresh on one replica reaches another once its local copy is not usable", async () => {
+  const clock = new TestClock();
+  const upstream = new Upstream(clock);
+  const credentials = newCredentials();
+  const a = replicaCache(clock);
+  const b = replicaCache(clock);
+  const original = await obtain(a, credentials, upstream, clock);
+  assert.equal((await obtain(b, credentials, upstream, clock)).source, "cache");
+
+  clock.advance(1_000);
+  const refreshedAt = clock.now();
+  const refreshed = await obtain(a, credentials, upstream, clock, { forceRefresh: true });
+  assert.equal(refreshed.source, "upstream");
+  assert.notEqual(refreshed.token.accessToken, original.token.accessToken);
+  // B's local copy is still usable for an ordinary caller: served as is.
+  assert.equal((await obtain(b, credentials, upstream, clock)).token.accessToken, original.token.accessToken);
+  // A caller for whom it is not (it needs a token issued since the refresh) gets A's from Redis.
+  const picked = await obtain(b, credentials, upstream, clock, {
+    isUsable: (token) => token.issuedAtMs >= refreshedAt,
+  });
+  assert.deepEqual(picked, { token: refreshed.token, source: "cache" });
+  assert.equal(upstream.calls, 2);
+});
+
+test("concurrent callers on two replicas share one upstream fetch", async () => {
+  const clock = new TestClock();
+  const upstream = new Upstream(clock);
+  const credentials = newCredentials();
+  let waits = 0;
+  const a = replicaCache(clock, { onLockWait: () => waits++ });
+  const b = replicaCache(clock, { onLockWait: () => waits++ });
+  upstream.hold();
+  const results = Array.from({ length: 40 }, (_, i) =>
+    obtain(i % 2 === 0 ? a : b, credentials, upstream, clock),
+  );
+  // One replica holds the lock and fetches; the other is polling for its entry.
+  await eventually("one fetch and one waiting replica", () => upstream.calls === 1 && waits === 1);
+  upstream.release();
+  const settled = await Promise.all(results);
+  assert.equal(upstream.calls, 1);
+  assert.equal(new Set(settled.map((result) => result.token.accessToken)).size, 1);
+  assert.equal(settled.filter((result) => result.source === "upstream").length, 1);
+  assert.ok(settled.every((result) => result.source !== "cache"));
+});
+
+test("a crashed holder's lock expires and another replica proceeds", async () => {
+  const clock = new TestClock();
+  const upstream = new Upstream(clock);
+  const credentials = newCredentials();
+  let waited = false;
+  const cache = replicaCache(clock, { lockTtlMs: 300, onLockWait: () => (waited = true) });
+  // A holder that died right after taking the lock: nobody will release it.
+  await redis.client.set(`${prefix}token-lock:${keyer.credentialKey(credentials)}`, "dead", "PX", 300);
+  const result = await obtain(cache, credentials, upstream, clock);
+  assert.equal(result.source, "upstream");
+  assert.equal(waited, true);
+  assert.equal(upstream.calls, 1);
+});
+
+test("a holder whose fetch fails releases the lock, and a waiting replica fetches for itself", async () => {
+  const clock = new TestClock();
+  const upstream = new Upstream(clock);
+  const credentials = newCredentials();
+  let waits = 0;
+  const a = replicaCache(clock);
+  const b = replicaCache(clock, { onLockWait: () => waits++ });
+  upstream.hold();
+  const failing = obtain(a, credentials, upstream, clock);
+  await eventually("A fetching", () => upstream.calls === 1);
+  const waiting = obtain(b, credentials, upstream, clock);
+  await eventually("B waiting", () => waits === 1);
+  upstream.failHeld();
+  await assert.rejects(failing, /upstream failed/);
+  upstream.hold();
+  upstream.release();
+  const result = await waiting;
+  assert.equal(result.source, "upstream");
+  assert.equal(upstream.calls, 2);
+});
+
+test("an entry under another lookup key, or for other credentials, is a miss, not an error", async () => {
+  const clock = new TestClock();
+  const upstream = new Upstream(clock);
+  const victim = newCredentials();
+  const other = newCredentials();
+  const a = replicaCache(clock);
+  await obtain(a, victim, upstream, clock);
+  // Someone with write access copies the victim's entry under the other caller's key.
+  const sealed = await redis.client.get(`${prefix}token:${keyer.credentialKey(victim)}`);
+  assert.ok(sealed !== null);
+  await redis.client.set(`${prefix}token:${keyer.credentialKey(other)}`, sealed, "PX", 60_000);
+  const result = await obtain(replicaCache(clock), other, upstream, clock);
+  assert.equal(result.source, "upstream");
+  assert.equal(upstream.calls, 2);
+});
+
+test("with Redis unreachable, concurrent callers still share one fetch and the local tier serves hits", async () => {
+  const dead = await connectHealth(`redis://127.0.0.1:${await freePort()}`, { waitUp: false });
+  try {
+    const clock = new TestClock();
+    const upstream = new Upstream(clock);
+    const credentials = newCredentials();
+    const cache = replicaCache(clock, { health: dead.health });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => obtain(cache, credentials, upstream, clock)),
+    );
+    assert.equal(upstream.calls, 1);
+    assert.equal(results.filter((result) => result.source === "upstream").length, 1);
+    assert.equal((await obtain(cache, credentials, upstream, clock)).source, "cache");
+    assert.equal(cache.size(), 1);
+  } finally {
+    await dead.close();
+  }
+});
+
+test("a hung Redis costs bounded time, then the store is down until a probe finds it answering", async () => {
+  const server = await ThrowawayRedis.start();
+  const hung = await connectHealth(server.url);
+  try {
+    const clock = new TestClock();
+    const upstream = new Upstream(clock);
+    const credentials = newCredentials();
+    const cache = replicaCache(clock, { health: hung.health });
+    server.freeze();
+    const started = performance.now();
+    const result = await obtain(cache, credentials, upstream, clock);
+    // Command timeouts (500 ms here) until failures have lasted the trip window (1 s), then local.
+    assert.equal(result.source, "upstream");
+    assert.ok(performance.now() - started < 4_000, `took ${performance.now() - started} ms`);
+    assert.equal(hung.health.up(), false);
+    assert.equal((await obtain(cache, credentials, upstream, clock)).source, "cache");
+    server.thaw();
+    await eventually("the probe to find Redis answering", () => hung.health.up());
+    assert.equal(upstream.calls, 1);
+  } finally {
+    server.thaw();
+    await hung.close();
+    await server.kill();
+  }
+});
