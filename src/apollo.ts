@@ -9,12 +9,17 @@ import { ApolloServerPluginUsageReporting } from "@apollo/server/plugin/usageRep
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
-import type { ValidationRule } from "graphql";
+import type { ValidationContext, ValidationRule } from "graphql";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import type { Context } from "./context.js";
+import { badUserInput } from "./errors.js";
 import { errorFormatter } from "./format-error.js";
-import { maxTokenFieldsRule, secretAsVariableRule } from "./limits/operation-rules.js";
+import {
+  knownOperationTypeRule,
+  maxTokenFieldsRule,
+  secretAsVariableRule,
+} from "./limits/operation-rules.js";
 import { buildSchema } from "./schema.js";
 
 /** Where the request outcome is written for the HTTP layer's log line and metrics. */
@@ -43,10 +48,11 @@ export function createApolloServer(config: Config, logger: Logger): ApolloServer
   const production = config.nodeEnv === "production";
   const { limits } = config;
   const validationRules: ValidationRule[] = [
-    maxDepthRule({ n: limits.maxDepth, exposeLimits: false }) as ValidationRule,
-    maxAliasesRule({ n: limits.maxAliases, exposeLimits: false }) as ValidationRule,
-    maxDirectivesRule({ n: limits.maxDirectives, exposeLimits: false }) as ValidationRule,
+    maxDepthRule({ n: limits.maxDepth, ...rejectAs("is nested too deeply") }) as ValidationRule,
+    maxAliasesRule({ n: limits.maxAliases, ...rejectAs("uses too many aliases") }) as ValidationRule,
+    maxDirectivesRule({ n: limits.maxDirectives, ...rejectAs("uses too many directives") }) as ValidationRule,
     maxTokenFieldsRule(limits.maxTokenFieldsPerOperation),
+    knownOperationTypeRule,
   ];
   if (limits.requireSecretVariables) validationRules.push(secretAsVariableRule);
 
@@ -84,6 +90,22 @@ export function createApolloServer(config: Config, logger: Logger): ApolloServer
     stopOnTerminationSignals: false,
     logger: apolloLogger(logger),
   });
+}
+
+// graphql-armor throws its rejection by default; a throw inside validation is an unexpected error to
+// Apollo (HTTP 500, logged with a stack). Reported instead, it is a coded 400 like any invalid operation.
+// The limits themselves are not disclosed.
+function rejectAs(what: string) {
+  return {
+    exposeLimits: false,
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null) =>
+        context?.reportError(
+          badUserInput(`The operation ${what}. Send a smaller operation; nothing was sent to Aspose.`),
+        ),
+    ],
+  };
 }
 
 function apolloLogger(logger: Logger) {

@@ -188,7 +188,9 @@ export class AsposeTokenClient {
       }
       // A 404 or 405 means the path is wrong, as surely as an OAuth error about the request's shape.
       const misconfigured =
-        status === 404 || status === 405 || (oauthError !== undefined && MISCONFIGURATION_ERRORS.has(oauthError));
+        status === 404 ||
+        status === 405 ||
+        (oauthError !== undefined && MISCONFIGURATION_ERRORS.has(oauthError));
       logger.error(
         {
           upstreamStatus: status,
@@ -219,7 +221,9 @@ function describeBody(body: string): Record<string, unknown> {
     if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
       const fields = Object.entries(parsed)
         .slice(0, 10)
-        .map(([name, value]) => `${redactText(name, [], 32)}:${Array.isArray(value) ? "array" : typeof value}`);
+        .map(
+          ([name, value]) => `${redactText(name, [], 32)}:${Array.isArray(value) ? "array" : typeof value}`,
+        );
       return { kind: "json-object", length: body.length, fields };
     }
     return { kind: `json-${Array.isArray(parsed) ? "array" : typeof parsed}`, length: body.length };

@@ -5,6 +5,7 @@
 import {
   type ASTVisitor,
   type FragmentDefinitionNode,
+  GraphQLError,
   Kind,
   type SelectionSetNode,
   type ValidationContext,
@@ -13,6 +14,24 @@ import {
 import { badUserInput } from "../errors.js";
 
 const TOKEN_FIELD = "accessToken";
+
+/**
+ * Refuses operations of a type the schema has no root for (this subgraph has no Subscription).
+ * graphql-js 16 only notices at execution, with an uncoded error that would surface as an internal
+ * error; graphql-js 17 makes this a validation rule (KnownOperationTypesRule).
+ */
+export function knownOperationTypeRule(context: ValidationContext): ASTVisitor {
+  return {
+    OperationDefinition(operation) {
+      if (context.getSchema().getRootType(operation.operation) !== undefined) return;
+      context.reportError(
+        new GraphQLError(`This service does not support ${operation.operation} operations.`, {
+          nodes: [operation],
+        }),
+      );
+    },
+  };
+}
 
 /** Refuses operations that ask for `accessToken` more than `max` times (aliases and fragments count). */
 export function maxTokenFieldsRule(max: number): (context: ValidationContext) => ASTVisitor {
@@ -23,7 +42,7 @@ export function maxTokenFieldsRule(max: number): (context: ValidationContext) =>
       for (const definition of context.getDocument().definitions) {
         if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
       }
-      const count = countRootFields(operation.selectionSet, fragments, new Set());
+      const count = countRootFields(operation.selectionSet, fragments, new Map());
       if (count > max) {
         context.reportError(
           badUserInput(
@@ -38,49 +57,73 @@ export function maxTokenFieldsRule(max: number): (context: ValidationContext) =>
 }
 
 // Mutation fields only appear at the root of a mutation, possibly through fragments on Mutation.
+// Each fragment is counted once and remembered: a chain of fragments that each spread the next one
+// twice would otherwise cost 2^n walks (a few hundred tokens would hang the event loop).
 function countRootFields(
   selectionSet: SelectionSetNode,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
-  expanding: Set<string>,
+  counted: Map<string, number>,
 ): number {
   let count = 0;
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
       if (selection.name.value === TOKEN_FIELD) count += 1;
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      count += countRootFields(selection.selectionSet, fragments, expanding);
+      count += countRootFields(selection.selectionSet, fragments, counted);
     } else {
       const name = selection.name.value;
+      const known = counted.get(name);
+      if (known !== undefined) {
+        count += known;
+        continue;
+      }
       const fragment = fragments.get(name);
-      // Cycles are reported by graphql-js's own NoFragmentCycles rule; here they just stop the walk.
-      if (fragment === undefined || expanding.has(name)) continue;
-      expanding.add(name);
-      count += countRootFields(fragment.selectionSet, fragments, expanding);
-      expanding.delete(name);
+      if (fragment === undefined) continue;
+      // Cycles are reported by graphql-js's own NoFragmentCycles rule; here a fragment being expanded
+      // counts as 0 when met again, which stops the walk.
+      counted.set(name, 0);
+      const inFragment = countRootFields(fragment.selectionSet, fragments, counted);
+      counted.set(name, inFragment);
+      count += inFragment;
     }
   }
   return count;
 }
 
+const SECRET_AS_VARIABLE_MESSAGE =
+  "clientSecret must be passed as a GraphQL variable, not written in the operation text, where it " +
+  "would end up in logs, caches and traces. Use `mutation ($clientSecret: String!) { accessToken(" +
+  "clientId: $clientId, clientSecret: $clientSecret) { accessToken } }` with the value in `variables`.";
+
 /**
  * Refuses `clientSecret` written as a literal in the operation text: literals end up in query logs,
- * persisted-query and APQ caches, traces and Studio's operation registry. Variables do not.
+ * persisted-query and APQ caches, traces and Studio's operation registry. Variables do not. A default
+ * value on the variable (`$s: String = "..."`) is a literal in the text too, so it is refused as well.
  */
 export function secretAsVariableRule(context: ValidationContext): ASTVisitor {
+  const secretVariables = new Set<string>();
   return {
     Field(field) {
       if (field.name.value !== TOKEN_FIELD || context.getParentType()?.name !== "Mutation") return;
       const secret = field.arguments?.find((argument) => argument.name.value === "clientSecret");
-      if (secret === undefined || secret.value.kind === Kind.VARIABLE) return;
-      context.reportError(
-        badUserInput(
-          "clientSecret must be passed as a GraphQL variable, not written in the operation text, where it " +
-            "would end up in logs, caches and traces. Use `mutation ($clientSecret: String!) { accessToken(" +
-            "clientId: $clientId, clientSecret: $clientSecret) { accessToken } }` with the value in `variables`.",
-          {},
-          [secret],
-        ),
-      );
+      if (secret === undefined) return;
+      if (secret.value.kind === Kind.VARIABLE) {
+        secretVariables.add(secret.value.name.value);
+        return;
+      }
+      context.reportError(badUserInput(SECRET_AS_VARIABLE_MESSAGE, {}, [secret]));
+    },
+    Document: {
+      leave(document) {
+        for (const definition of document.definitions) {
+          if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+          for (const variable of definition.variableDefinitions ?? []) {
+            if (variable.defaultValue === undefined || !secretVariables.has(variable.variable.name.value))
+              continue;
+            context.reportError(badUserInput(SECRET_AS_VARIABLE_MESSAGE, {}, [variable.defaultValue]));
+          }
+        }
+      },
     },
   };
 }

@@ -41,6 +41,9 @@ export const LOG_REDACT_PATHS: readonly string[] = [
   "authorization",
   "*.authorization",
   "*.headers.authorization",
+  // A session cookie is a credential too; `{ headers: req.headers }` puts it one level down.
+  "cookie",
+  "*.cookie",
   "*.headers.cookie",
   "req.headers",
   "password",
