@@ -18,7 +18,11 @@ const PENDING_RETRY_SECONDS = 1;
 
 /** The default, process-local limiter; memory bounded by an LRU of subjects. */
 export class MemoryAttemptLimiter implements AttemptLimiter {
+  // Only subjects with failures live here; a quiet service keeps it empty (and never pays for
+  // lru-cache clearing its preallocated slots when the last entry goes).
   readonly #subjects: LRUCache<string, SubjectState>;
+  /** Upstream attempts in flight per client key (and `a:` address key); entries are deleted at zero. */
+  readonly #pending = new Map<string, number>();
   readonly #policy: LockoutPolicy;
   readonly #clock: Clock;
   readonly #onLockout: LockoutListener | undefined;
@@ -43,30 +47,41 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
   async reserve(clientKey: string, addressKey: string): Promise<ReserveResult> {
     const locked = await this.lockedFor(clientKey, addressKey);
     if (locked !== undefined) return { allowed: false, retryAfterSeconds: locked };
-    const client = this.#subject(`c:${clientKey}`);
-    const address = this.#subject(`a:${addressKey}`);
+    // Attempts in flight count, so a concurrent burst of guesses cannot slip past a threshold. For an
+    // address they count only once it has failed: a router or a NAT with a clean record legitimately
+    // has many distinct cache misses in flight at once.
+    const failures = this.#subjects.get(`c:${clientKey}`)?.failures ?? 0;
+    const pending = this.#pending.get(clientKey) ?? 0;
+    const addressFailures = this.#subjects.get(`a:${addressKey}`)?.failures ?? 0;
+    const addressPending = this.#pending.get(`a:${addressKey}`) ?? 0;
     if (
-      client.failures + client.pending >= this.#policy.threshold ||
-      address.failures + address.pending >= this.#policy.addressThreshold
+      failures + pending >= this.#policy.threshold ||
+      (addressFailures > 0 && addressFailures + addressPending >= this.#policy.addressThreshold)
     ) {
       return { allowed: false, retryAfterSeconds: PENDING_RETRY_SECONDS };
     }
-    client.pending += 1;
-    address.pending += 1;
+    this.#pending.set(clientKey, pending + 1);
+    this.#pending.set(`a:${addressKey}`, addressPending + 1);
     let settled = false;
     const settle = (outcome: "success" | "failure" | "release"): void => {
       if (settled) return;
       settled = true;
-      client.pending = Math.max(0, client.pending - 1);
-      address.pending = Math.max(0, address.pending - 1);
-      const now = this.#clock();
+      this.#release(clientKey);
+      this.#release(`a:${addressKey}`);
       if (outcome === "success") {
-        this.#reset(`c:${clientKey}`, client);
-        this.#reset(`a:${addressKey}`, address);
+        // Only the clientId starts over: an attacker holding one valid account must not be able to
+        // clear the address count between guesses at other clients.
+        this.#subjects.delete(`c:${clientKey}`);
       } else if (outcome === "failure") {
-        if (recordFailure(client, now, this.#policy.threshold, this.#policy)) this.#onLockout?.("client");
-        if (recordFailure(address, now, this.#policy.addressThreshold, this.#policy))
+        const now = this.#clock();
+        if (recordFailure(this.#subject(`c:${clientKey}`), now, this.#policy.threshold, this.#policy)) {
+          this.#onLockout?.("client");
+        }
+        if (
+          recordFailure(this.#subject(`a:${addressKey}`), now, this.#policy.addressThreshold, this.#policy)
+        ) {
           this.#onLockout?.("address");
+        }
       }
     };
     return {
@@ -81,6 +96,13 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
 
   async close(): Promise<void> {
     this.#subjects.clear();
+    this.#pending.clear();
+  }
+
+  #release(key: string): void {
+    const left = (this.#pending.get(key) ?? 1) - 1;
+    if (left > 0) this.#pending.set(key, left);
+    else this.#pending.delete(key);
   }
 
   #subject(key: string): SubjectState {
@@ -90,10 +112,5 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
       this.#subjects.set(key, state);
     }
     return state;
-  }
-
-  #reset(key: string, state: SubjectState): void {
-    if (state.pending === 0) this.#subjects.delete(key);
-    else Object.assign(state, newSubjectState(), { pending: state.pending });
   }
 }

@@ -61,7 +61,7 @@ return worst`,
 // KEYS: client state, address state, client pending, address pending.
 // ARGV: now, window ms, client threshold, address threshold, reservation id, reservation ttl ms.
 // Returns {1, 0} reserved; {0, ms} locked for ms; {0, 0} refused because attempts in flight fill the
-// threshold.
+// threshold. For an address they count only once it has failed (see MemoryAttemptLimiter).
 const RESERVE = new LuaScript(
   `${LOAD_STATE}
 local now = tonumber(ARGV[1])
@@ -73,7 +73,7 @@ if lockedMs > 0 then return {0, lockedMs} end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 if client.failures + redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3])
-  or address.failures + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[4]) then
+  or (address.failures > 0 and address.failures + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[4])) then
   return {0, 0}
 end
 local ttl = tonumber(ARGV[6])
@@ -86,7 +86,7 @@ return {1, 0}`,
 );
 
 // KEYS: as RESERVE. ARGV: now, window ms, client threshold, address threshold, base ms, max ms,
-// reservation id, outcome (success | failure | release). Returns {client locked, address locked}, each
+// reservation id, outcome (success | failure | release). A success clears the clientId's counts only. Returns {client locked, address locked}, each
 // 1 when this failure started a lockout. The failure rule is recordFailure()'s; each state key lives as
 // long as its counts matter: the window after the last failure, or the lockout if longer.
 const SETTLE = new LuaScript(
@@ -96,7 +96,7 @@ local window = tonumber(ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[7])
 redis.call('ZREM', KEYS[4], ARGV[7])
 if ARGV[8] == 'success' then
-  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('DEL', KEYS[1])
   return {0, 0}
 end
 if ARGV[8] ~= 'failure' then return {0, 0} end
