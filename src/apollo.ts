@@ -25,12 +25,24 @@ import { buildSchema } from "./schema.js";
 /** Where the request outcome is written for the HTTP layer's log line and metrics. */
 export interface OutcomeReport {
   outcome: string;
+  /** Set when the document itself failed parsing or validation: the answer depends on nothing else. */
+  documentRefused?: boolean;
 }
 
 // Records the first error's code (or "ok") once Apollo has formatted the response.
 const outcomePlugin: ApolloServerPlugin<Context & { readonly report: OutcomeReport }> = {
   async requestDidStart() {
     return {
+      async parsingDidStart({ contextValue }) {
+        return async (error) => {
+          if (error !== undefined) contextValue.report.documentRefused = true;
+        };
+      },
+      async validationDidStart({ contextValue }) {
+        return async (errors) => {
+          if (errors !== undefined && errors.length > 0) contextValue.report.documentRefused = true;
+        };
+      },
       async willSendResponse({ contextValue, response }) {
         if (response.body.kind !== "single") return;
         const code = response.body.singleResult.errors?.[0]?.extensions?.code;

@@ -63,6 +63,7 @@ export function createApp(options: AppOptions): App {
   const tokenCache =
     options.tokenCache ??
     new MemoryTokenCache({ maxEntries: config.tokenCache.enabled ? config.tokenCache.maxEntries : 0, clock });
+  metrics.watchTokenCacheSize(() => tokenCache.size());
   const limiter =
     options.limiter ??
     new MemoryAttemptLimiter(lockoutPolicy(config.lockout), clock, (subject) => metrics.lockout(subject));

@@ -18,6 +18,10 @@ const REQUEST_CODES = new Set([
 // a secret sent with the wrong type, so it is never returned or logged.
 const ECHOED_VARIABLE_VALUE = /^(Variable "\$[^"]{1,100}") got invalid value[\s\S]*$/;
 
+// Syntax errors quote the offending token ('found String "s3cr3t"'): a secret typed into a
+// malformed document would come back in the answer.
+const QUOTED = /"(?:[^"\\]|\\.)*"?/g;
+
 /**
  * The last word on every error a client sees: our coded errors pass as they are, request-shape errors
  * keep their Apollo code without internals, anything else is logged and masked.
@@ -42,9 +46,11 @@ export function errorFormatter(
       const echoed = ECHOED_VARIABLE_VALUE.exec(formatted.message);
       return {
         message:
-          echoed === null
-            ? formatted.message
-            : `${echoed[1]} got a value of the wrong type (the value is not echoed).`,
+          echoed !== null
+            ? `${echoed[1]} got a value of the wrong type (the value is not echoed).`
+            : code === "GRAPHQL_PARSE_FAILED"
+              ? formatted.message.replace(QUOTED, '"…"')
+              : formatted.message,
         locations: formatted.locations,
         path: formatted.path,
         extensions: { code },

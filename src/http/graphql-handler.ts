@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ApolloServer, HeaderMap } from "@apollo/server";
 import type { OutcomeReport, ServerContext } from "../apollo.js";
 import type { Context } from "../context.js";
+import { RefusalCache } from "./refusal-cache.js";
 import { jsonError, type Reply } from "./reply.js";
 import { readBody } from "./request-body.js";
 
@@ -24,6 +25,7 @@ export interface RequestFacts {
  */
 export function graphqlHandler(options: GraphQLHandlerOptions) {
   const { apollo, bodyLimitBytes, makeContext } = options;
+  const refusals = new RefusalCache();
   return async (request: IncomingMessage, response: ServerResponse, facts: RequestFacts): Promise<Reply> => {
     const method = (request.method ?? "GET").toUpperCase();
     let body: unknown;
@@ -43,6 +45,13 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
         body = text;
       }
     }
+    // A document refused before is refused again without parsing it (JSON bodies only: they pass
+    // CSRF prevention by their content type, so skipping Apollo skips no other check).
+    const refusalKey = typeof body === "object" && body !== null ? refusalKeyOf(body, refusals) : undefined;
+    if (refusalKey !== undefined) {
+      const known = refusals.get(refusalKey);
+      if (known !== undefined) return known;
+    }
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
@@ -59,19 +68,26 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
     replyHeaders["cache-control"] = "no-store";
     const status = result.status ?? 200;
     if (result.body.kind === "complete") {
-      return {
+      const reply = {
         status,
         headers: replyHeaders,
         body: result.body.string,
         outcome: outcomeFor(status, facts.report),
       };
-    }
-    // Incremental delivery is not used by this schema, but stream it faithfully if Apollo chooses to.
+      if (refusalKey !== undefined && facts.report.documentRefused === true) refusals.set(refusalKey, reply);
+      return reply;
+    } // Incremental delivery is not used by this schema, but stream it faithfully if Apollo chooses to.
     response.writeHead(status, replyHeaders);
     for await (const chunk of result.body.asyncIterator) response.write(chunk);
     response.end();
     return { status, headers: {}, body: undefined, outcome: outcomeFor(status, facts.report) };
   };
+}
+
+function refusalKeyOf(body: object, refusals: RefusalCache): string | undefined {
+  // Persisted-query requests are left to Apollo: their document is not in the body.
+  if (!("query" in body) || typeof body.query !== "string" || "extensions" in body) return undefined;
+  return refusals.keyOf(body.query);
 }
 
 function isJson(contentType: string | undefined): boolean {

@@ -106,6 +106,18 @@ export class ServiceMetrics implements UpstreamObserver {
     this.#sharedLockWaits.inc();
   }
 
+  /** Exposes the token cache's entry count, read at scrape time. */
+  watchTokenCacheSize(size: () => number): void {
+    new Gauge({
+      name: "token_cache_entries",
+      help: "Tokens held in this replica's cache (bounded by TOKEN_CACHE_MAX_ENTRIES)",
+      registers: [this.registry],
+      collect() {
+        this.set(size());
+      },
+    });
+  }
+
   /** The Prometheus text exposition. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };

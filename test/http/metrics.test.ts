@@ -194,6 +194,12 @@ test("token_cache_lookups_total counts hit, miss and joined", () => {
   assert.equal(value(samples, "token_cache_lookups_total", { result: "joined" }), 1);
 });
 
+test("token_cache_entries reports the tokens held", () => {
+  const samples = parseMetrics(metricsText);
+  // One credential was cached (and refreshed in place); wrong secrets are never cached.
+  assert.equal(value(samples, "token_cache_entries", {}), 1);
+});
+
 test("credential_lockouts_total counts the lockout", () => {
   const samples = parseMetrics(metricsText);
   assert.equal(value(samples, "credential_lockouts_total", { subject: "client" }), 1);
