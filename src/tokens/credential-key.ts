@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { Credentials } from "./types.js";
 
 /**
@@ -13,6 +14,8 @@ export class CredentialKeyer {
   readonly #scope: string;
   // The per-request loader and the token service both need a request's key: derive it once.
   readonly #derived = new WeakMap<Credentials, string>();
+  readonly #clientKeys = new LRUCache<string, string>({ max: 10_000 });
+  readonly #addressKeys = new LRUCache<string, string>({ max: 10_000 });
 
   constructor(key: Buffer, tokenUrl: string) {
     this.#key = createSecretKey(key);
@@ -34,11 +37,21 @@ export class CredentialKeyer {
 
   /** The counter key for a clientId alone (brute-force accounting), never the id in clear. */
   clientKey(clientId: string): string {
-    return createHmac("sha256", this.#key).update(`client|${this.#scope}|${clientId}`).digest("base64url");
+    return this.#memoized(this.#clientKeys, clientId, `client|${this.#scope}|${clientId}`);
   }
 
   /** The counter key for a client address. */
   addressKey(address: string): string {
-    return createHmac("sha256", this.#key).update(`addr|${address}`).digest("base64url");
+    return this.#memoized(this.#addressKeys, address, `addr|${address}`);
+  }
+
+  // Every request needs its clientId's and address's keys; the same few recur. Client ids and
+  // addresses are not secrets (a secret is never a key here), so they may index a bounded memo.
+  #memoized(memo: LRUCache<string, string>, input: string, message: string): string {
+    const known = memo.get(input);
+    if (known !== undefined) return known;
+    const key = createHmac("sha256", this.#key).update(message).digest("base64url");
+    memo.set(input, key);
+    return key;
   }
 }
