@@ -2,7 +2,7 @@
  * Every error code the API returns, made in one place. Messages are generic and helpful; they never
  * carry an upstream body, a URL, a clientId or a secret.
  */
-import { type ASTNode, GraphQLError } from "graphql";
+import { type ASTNode, GraphQLError, type GraphQLResolveInfo } from "graphql";
 import type { AccessTokenErrorCode } from "./__generated__/resolvers-types.js";
 
 /** A GraphQLError whose code is one of the documented `AccessTokenErrorCode`s. */
@@ -14,12 +14,13 @@ export class ServiceError extends GraphQLError {
     message: string,
     extensions: Record<string, unknown> = {},
     nodes?: readonly ASTNode[],
+    path?: readonly (string | number)[],
   ) {
     // An expected outcome, not a bug: no stack trace to capture (the costliest part of a refusal,
     // measured on the locked-out path). Restored at once; construction is synchronous.
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    super(message, { nodes, extensions: { ...extensions, code } });
+    super(message, { nodes, path, extensions: { ...extensions, code } });
     Error.stackTraceLimit = limit;
     this.name = "ServiceError";
     this.code = code;
@@ -78,4 +79,18 @@ export function upstreamBadResponse(): ServiceError {
     "UPSTREAM_BAD_RESPONSE",
     "The Aspose token service gave an answer this service cannot use. The operator has been told in the logs.",
   );
+}
+
+/**
+ * Gives a coded error its field's location and path. graphql-js would otherwise wrap it in a new
+ * GraphQLError with a fresh stack trace on every refusal; an already located error passes as it is.
+ */
+export function locatedAt(error: unknown, info: GraphQLResolveInfo): unknown {
+  if (!(error instanceof ServiceError) || error.path !== undefined) return error;
+  const { code: _code, ...extensions } = error.extensions;
+  const path: (string | number)[] = [];
+  for (let step: GraphQLResolveInfo["path"] | undefined = info.path; step !== undefined; step = step.prev) {
+    path.unshift(step.key);
+  }
+  return new ServiceError(error.code, error.message, extensions, info.fieldNodes, path);
 }

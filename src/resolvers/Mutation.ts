@@ -1,7 +1,14 @@
 import type { MutationResolvers } from "../__generated__/resolvers-types.js";
+import { locatedAt } from "../errors.js";
 import { parseTokenRequest } from "../tokens/token-request.js";
 
 /** Root mutations: argument validation, then the per-request token loader. */
 export const Mutation: MutationResolvers = {
-  accessToken: (_parent, args, context) => context.tokens.load(parseTokenRequest(args)),
+  accessToken: async (_parent, args, context, info) => {
+    try {
+      return await context.tokens.load(parseTokenRequest(args));
+    } catch (error) {
+      throw locatedAt(error, info);
+    }
+  },
 };
