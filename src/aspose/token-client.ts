@@ -6,6 +6,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import got, { type Got, HTTPError, RequestError } from "got";
 import type { Logger } from "pino";
+import type { Config } from "../config.js";
 import {
   invalidCredentials,
   type ServiceError,
@@ -27,14 +28,10 @@ export interface UpstreamObserver {
   call(outcome: UpstreamOutcome, seconds: number): void;
 }
 
-export interface AsposeTokenClientOptions {
-  readonly baseUrl: string;
-  readonly tokenPath: string;
-  readonly timeoutMs: number;
-  readonly totalTimeoutMs: number;
-  readonly retryLimit: number;
-  readonly retryBaseDelayMs: number;
-  readonly maxRetryAfterMs: number;
+type AsposeSettings = Config["aspose"];
+
+/** The upstream settings from Config, plus what the process supplies. */
+export interface AsposeTokenClientOptions extends AsposeSettings {
   readonly userAgent: string;
   readonly clock: Clock;
   readonly logger: Logger;
