@@ -1,29 +1,17 @@
 import assert from "node:assert/strict";
 import { verify } from "node:crypto";
-import { type TestContext, test } from "node:test";
+import { test } from "node:test";
 import { decodeJwtClaims } from "../support/fake-aspose.js";
 import {
   type AccessTokenFields,
   CLIENT_ID,
   CLIENT_SECRET,
   execute,
-  type Harness,
-  type HarnessOptions,
+  harnessFor,
   leakedSecrets,
   requestToken,
-  startHarness,
+  tokensInLogs,
 } from "../support/harness.js";
-
-async function harnessFor(t: TestContext, options: HarnessOptions = {}): Promise<Harness> {
-  const harness = await startHarness(options);
-  t.after(() => harness.close());
-  return harness;
-}
-
-/** Tokens may appear in a successful response, never in a log line. */
-function tokensInLogs(harness: Harness, tokens: readonly string[]): string[] {
-  return tokens.filter((token) => harness.logs.some((line) => line.includes(token)));
-}
 
 /** A secret as it would appear raw or JSON-escaped in a log line or response body. */
 function spellings(secret: string): string[] {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type TestContext, test } from "node:test";
+import { test } from "node:test";
 import type { Fault } from "../support/fake-aspose.js";
 import {
   type AccessTokenFields,
@@ -8,22 +8,11 @@ import {
   type ExecuteResult,
   type GraphQLErrorShape,
   type Harness,
-  type HarnessOptions,
+  harnessFor,
   leakedSecrets,
   requestToken,
-  startHarness,
+  tokensInLogs,
 } from "../support/harness.js";
-
-async function harnessFor(t: TestContext, options: HarnessOptions = {}): Promise<Harness> {
-  const harness = await startHarness(options);
-  t.after(() => harness.close());
-  return harness;
-}
-
-/** Tokens may appear in a successful response, never in a log line. */
-function tokensInLogs(harness: Harness, tokens: readonly string[]): string[] {
-  return tokens.filter((token) => harness.logs.some((line) => line.includes(token)));
-}
 
 /** The single error of a failed accessToken request, with no data. */
 function onlyError(result: ExecuteResult<{ accessToken: AccessTokenFields }>): GraphQLErrorShape {

@@ -3,6 +3,7 @@
  * over real HTTP. Logs are captured line by line so tests can prove no secret is ever written.
  */
 import { Writable } from "node:stream";
+import type { TestContext } from "node:test";
 import { ClientError, GraphQLClient } from "graphql-request";
 import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
@@ -202,4 +203,16 @@ export async function post(
 export function leakedSecrets(harness: Harness, secrets: readonly string[]): string[] {
   const haystacks = [...harness.logs, ...harness.responses];
   return secrets.filter((secret) => secret.length > 0 && haystacks.some((text) => text.includes(secret)));
+}
+
+/** A harness for one test, closed when the test ends. */
+export async function harnessFor(t: TestContext, options: HarnessOptions = {}): Promise<Harness> {
+  const harness = await startHarness(options);
+  t.after(() => harness.close());
+  return harness;
+}
+
+/** Tokens may appear in a successful response, never in a log line. */
+export function tokensInLogs(harness: Harness, tokens: readonly string[]): string[] {
+  return tokens.filter((token) => harness.logs.some((line) => line.includes(token)));
 }
