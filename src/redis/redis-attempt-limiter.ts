@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type {
   AttemptLimiter,
   AttemptReservation,
@@ -121,6 +122,9 @@ return {fail(KEYS[1], tonumber(ARGV[3])), fail(KEYS[2], tonumber(ARGV[4]))}`,
 
 type Outcome = "success" | "failure" | "release";
 
+// How long a pair Redis found clear is taken as clear without asking again.
+const CLEAR_REUSE_MS = 1000;
+
 /**
  * Brute-force accounting shared by replicas: the in-memory limiter's rules (per clientId and per
  * address, in-flight attempts counted, doubling lockouts, a bounded window), kept in Redis and applied
@@ -136,6 +140,8 @@ export class RedisAttemptLimiter implements AttemptLimiter {
   readonly #reservationTtlMs: number;
   readonly #fallback: MemoryAttemptLimiter;
   readonly #onLockout: LockoutListener | undefined;
+  /** When Redis last found a subject (`c:` client key, `a:` address key) clear, in performance.now() ms. */
+  readonly #recentlyClear = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(options: RedisAttemptLimiterOptions) {
     this.#health = options.health;
@@ -149,12 +155,30 @@ export class RedisAttemptLimiter implements AttemptLimiter {
 
   async lockedFor(clientKey: string, addressKey: string): Promise<number | undefined> {
     const local = await this.#fallback.lockedFor(clientKey, addressKey);
+    // Every request, cache hits included, asks this; subjects Redis found clear a moment ago are taken
+    // as clear without another round trip. The staleness is bounded (real time, not the injected
+    // clock: it is about propagation between replicas) and harmless: an upstream attempt still goes
+    // through reserve(), which checks the shared lock atomically.
+    const now = performance.now();
+    if (
+      local === undefined &&
+      this.#clearAt(`c:${clientKey}`, now) &&
+      this.#clearAt(`a:${addressKey}`, now)
+    ) {
+      return undefined;
+    }
     const keys = this.#keys(clientKey, addressKey);
     const step = await this.#health.attempt("limiter", (client) =>
       LOCKED_FOR.run(client, [keys.clientState, keys.addressState], [this.#clock()]),
     );
     const sharedMs = step.ok && typeof step.value === "number" ? step.value : 0;
     const shared = sharedMs > 0 ? Math.max(1, Math.ceil(sharedMs / 1000)) : undefined;
+    if (step.ok && shared === undefined) {
+      this.#recentlyClear.set(`c:${clientKey}`, now);
+      this.#recentlyClear.set(`a:${addressKey}`, now);
+    } else {
+      this.#forget(clientKey, addressKey);
+    }
     if (local === undefined) return shared;
     return shared === undefined ? local : Math.max(local, shared);
   }
@@ -198,6 +222,16 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     return { allowed: true, reservation: this.#reservation(clientKey, addressKey, keys, id) };
   }
 
+  #clearAt(subject: string, now: number): boolean {
+    const since = this.#recentlyClear.get(subject);
+    return since !== undefined && now - since < CLEAR_REUSE_MS;
+  }
+
+  #forget(clientKey: string, addressKey: string): void {
+    this.#recentlyClear.delete(`c:${clientKey}`);
+    this.#recentlyClear.delete(`a:${addressKey}`);
+  }
+
   /** The fallback's state only; the Redis client belongs to whoever made it. */
   async close(): Promise<void> {
     await this.#fallback.close();
@@ -208,6 +242,8 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     const settle = async (outcome: Outcome): Promise<void> => {
       if (settled) return;
       settled = true;
+      // This replica's own failure may have locked the pair: ask Redis again next time.
+      if (outcome === "failure") this.#forget(clientKey, addressKey);
       // If Redis cannot take the outcome, the reservation expires by itself; a failure must still
       // count somewhere.
       if (!(await this.#settleShared(keys, id, outcome)) && outcome === "failure")

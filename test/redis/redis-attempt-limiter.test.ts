@@ -208,3 +208,39 @@ test("with Redis unreachable the limiter keeps counting locally", async () => {
     await dead.close();
   }
 });
+
+async function scriptCalls(): Promise<number> {
+  const stats = await redis.client.info("commandstats");
+  let calls = 0;
+  for (const match of stats.matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+)/gm)) calls += Number(match[1]);
+  return calls;
+}
+
+test("cache hits do not ask Redis for the lockout on every request", async () => {
+  const limiter = redisLimiter(redis.health, new TestClock());
+  const client = subject();
+  const address = subject();
+  const before = await scriptCalls();
+  for (let i = 0; i < 50; i++) assert.equal(await limiter.lockedFor(client, address), undefined);
+  // One round trip finds the pair clear; the rest reuse that answer (INFO itself is not a script).
+  assert.ok((await scriptCalls()) - before <= 2, `${(await scriptCalls()) - before} script calls`);
+});
+
+test("a lockout made on another replica still stops upstream attempts at once", async () => {
+  const clock = new TestClock();
+  const replicaA = redisLimiter(redis.health, clock);
+  const replicaB = redisLimiter(redis.health, clock);
+  const client = subject();
+  const address = subject();
+  assert.equal(await replicaB.lockedFor(client, address), undefined);
+  for (let i = 0; i < POLICY.threshold; i++) {
+    const reserved = await replicaA.reserve(client, address);
+    assert.ok(reserved.allowed);
+    await reserved.reservation.failed();
+  }
+  assert.equal(await replicaA.lockedFor(client, address), POLICY.baseSeconds);
+  // B may still take the pair as clear for a moment, but an upstream attempt is refused by Redis.
+  const attempt = await replicaB.reserve(client, address);
+  assert.equal(attempt.allowed, false);
+  if (!attempt.allowed) assert.equal(attempt.retryAfterSeconds, POLICY.baseSeconds);
+});
