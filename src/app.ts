@@ -105,6 +105,7 @@ export function createApp(options: AppOptions): App {
     }),
     readiness,
     draining: () => draining,
+    onDrainedResponse: () => httpServer.closeIdleConnections(),
   });
 
   return {
@@ -126,15 +127,14 @@ export function createApp(options: AppOptions): App {
       // an operator (and the process tests) can tell draining from hanging.
       logger.info({ deadlineMs }, "Stopped accepting connections; draining in-flight requests");
       // Keep-alive connections close as their in-flight request finishes (answers carry
-      // `Connection: close`); past the deadline whatever is left is cut.
-      const idleSweep = setInterval(() => httpServer.closeIdleConnections(), 50);
+      // `Connection: close`, and each answered connection is closed once idle); past the deadline
+      // whatever is left is cut.
       const deadline = new Promise<"deadline">((resolve) =>
         setTimeout(() => resolve("deadline"), deadlineMs).unref(),
       );
       const outcome = await Promise.race([closed.then(() => "closed" as const), deadline]);
-      clearInterval(idleSweep);
       if (outcome === "deadline") {
-        logger.warn("Shutdown deadline reached: closing remaining connections");
+        logger.warn({ deadlineMs }, "Shutdown deadline reached: closing remaining connections");
         httpServer.closeAllConnections();
         await closed;
       }

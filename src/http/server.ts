@@ -27,6 +27,8 @@ export interface HttpServerOptions {
   readonly readiness: () => Readiness;
   /** True once shutdown began: answers then ask clients to close their connection. */
   readonly draining: () => boolean;
+  /** Called after each answer sent while draining. */
+  readonly onDrainedResponse?: () => void;
 }
 
 const CORS_ALLOWED_HEADERS =
@@ -57,8 +59,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (method === "OPTIONS") return { status: 204, headers: {}, body: "", outcome: "ok" };
       return options.graphql(request, response, facts);
     }
-    if (method !== "GET" && method !== "HEAD")
+    const probe = path === "/healthz" || path === "/readyz" || path === "/metrics";
+    if (!probe) return jsonError(404, "NOT_FOUND", "Not found. GraphQL is served at /graphql.");
+    if (method !== "GET" && method !== "HEAD") {
       return jsonError(405, "METHOD_NOT_ALLOWED", "Method not allowed.");
+    }
     switch (path) {
       case "/healthz":
         return json(200, { status: "ok" });
@@ -69,7 +74,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
           ...readiness.checks,
         });
       }
-      case "/metrics": {
+      default: {
+        // /metrics
         const rendered = await metrics.render();
         return {
           status: 200,
@@ -78,8 +84,6 @@ export function createHttpServer(options: HttpServerOptions): Server {
           outcome: "ok",
         };
       }
-      default:
-        return jsonError(404, "NOT_FOUND", "Not found. GraphQL is served at /graphql.");
     }
   }
 
@@ -107,7 +111,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
             headers["access-control-allow-headers"] = CORS_ALLOWED_HEADERS;
             headers.vary = "origin";
           }
-          if (options.draining()) headers.connection = "close";
+          if (options.draining()) {
+            headers.connection = "close";
+            // The connection is idle once this answer is out: let a draining server close it now.
+            response.on("finish", () => setImmediate(() => options.onDrainedResponse?.()));
+          }
           response.writeHead(reply.status, headers);
           response.end(request.method === "HEAD" ? undefined : reply.body);
         }

@@ -45,6 +45,9 @@ describe("probes and routing", () => {
       const body = (await response.json()) as { errors: { extensions: { code: string } }[] };
       assert.equal(body.errors[0]?.extensions.code, "NOT_FOUND");
     }
+    // Whatever the method: an unknown path is not found, not "method not allowed".
+    const post = await fetch(`${harness.origin}/nope`, { method: "POST", body: "{}" });
+    assert.equal(post.status, 404);
   });
 
   test("probes are cheap and say nothing secret: no upstream call, even after tokens were issued", async () => {
