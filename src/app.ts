@@ -77,7 +77,6 @@ export function createApp(options: AppOptions): App {
       ratio: config.tokenCache.refreshMarginRatio,
     },
     clock,
-    logger,
     onLookup: (source) => metrics.tokenLookup(source),
   });
   const apollo = createApolloServer(config, logger);

@@ -50,10 +50,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
     request: IncomingMessage,
     response: ServerResponse,
     facts: RequestFacts,
+    path: string,
   ): Promise<Reply> {
-    const url = request.url ?? "/";
-    const queryStart = url.indexOf("?");
-    const path = queryStart === -1 ? url : url.slice(0, queryStart);
     const method = request.method ?? "GET";
     if (path === "/graphql") {
       if (method === "OPTIONS") return { status: 204, headers: {}, body: "", outcome: "ok" };
@@ -96,7 +94,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
       clientAddress: clientAddress(request, options.trustProxyHops),
       report,
     };
-    route(request, response, facts)
+    const url = request.url ?? "/";
+    const queryStart = url.indexOf("?");
+    const path = queryStart === -1 ? url : url.slice(0, queryStart);
+    route(request, response, facts, path)
       .catch((error: unknown) => {
         logger.error({ err: error, requestId }, "Unhandled error while serving a request");
         return jsonError(500, "INTERNAL_SERVER_ERROR", "Internal server error.");
@@ -119,7 +120,6 @@ export function createHttpServer(options: HttpServerOptions): Server {
           response.writeHead(reply.status, headers);
           response.end(request.method === "HEAD" ? undefined : reply.body);
         }
-        const path = (request.url ?? "/").split("?")[0] ?? "/";
         if (path === "/graphql") metrics.graphqlRequest(reply.outcome);
         requestLog.info(
           {

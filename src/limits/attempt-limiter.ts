@@ -46,7 +46,6 @@ export function lockoutPolicy(lockout: Omit<LockoutPolicy, "addressThreshold">):
 /** A subject's counters; shared by the in-memory and Redis limiters. */
 export interface SubjectState {
   failures: number;
-  pending: number;
   /** Epoch ms of the last failure; counts older than the window are forgotten. */
   lastFailureMs: number;
   lockedUntilMs: number;
@@ -56,7 +55,7 @@ export interface SubjectState {
 
 /** A fresh subject. */
 export function newSubjectState(): SubjectState {
-  return { failures: 0, pending: 0, lastFailureMs: 0, lockedUntilMs: 0, strikes: 0 };
+  return { failures: 0, lastFailureMs: 0, lockedUntilMs: 0, strikes: 0 };
 }
 
 /** Seconds a subject is locked at `now`, after forgetting what the window has let go. */

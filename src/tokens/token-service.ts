@@ -1,4 +1,3 @@
-import type { Logger } from "pino";
 import type { AsposeTokenClient } from "../aspose/token-client.js";
 import { ServiceError, tooManyAttempts } from "../errors.js";
 import type { AttemptLimiter } from "../limits/attempt-limiter.js";
@@ -14,7 +13,6 @@ export interface TokenServiceDependencies {
   readonly limiter: AttemptLimiter;
   readonly margin: RefreshMargin;
   readonly clock: Clock;
-  readonly logger: Logger;
   readonly onLookup?: (source: TokenSource) => void;
 }
 
