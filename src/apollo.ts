@@ -11,7 +11,8 @@ import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
 import type { ValidationContext, ValidationRule } from "graphql";
 import type { Logger } from "pino";
-import type { Config } from "./config.js";
+import type { Config } from "./config/index.js";
+import { MAX_DEPTH, MAX_DIRECTIVES } from "./config/limits.js";
 import type { Context } from "./context.js";
 import { badUserInput } from "./errors.js";
 import { errorFormatter } from "./format-error.js";
@@ -57,12 +58,12 @@ export type ServerContext = Context & { readonly report: OutcomeReport };
 
 /** Builds the Apollo Server for the subgraph from the Config; nothing is started here. */
 export function createApolloServer(config: Config, logger: Logger): ApolloServer<ServerContext> {
-  const production = config.nodeEnv === "production";
+  const production = config.server.nodeEnv === "production";
   const { limits } = config;
   const validationRules: ValidationRule[] = [
-    maxDepthRule({ n: limits.maxDepth, ...rejectAs("is nested too deeply") }) as ValidationRule,
-    maxAliasesRule({ n: limits.maxAliases, ...rejectAs("uses too many aliases") }) as ValidationRule,
-    maxDirectivesRule({ n: limits.maxDirectives, ...rejectAs("uses too many directives") }) as ValidationRule,
+    maxDepthRule({ n: MAX_DEPTH, ...rejectAs("is nested too deeply") }),
+    maxAliasesRule({ n: limits.maxAliases, ...rejectAs("uses too many aliases") }),
+    maxDirectivesRule({ n: MAX_DIRECTIVES, ...rejectAs("uses too many directives") }),
     maxTokenFieldsRule(limits.maxTokenFieldsPerOperation),
     knownOperationTypeRule,
   ];
@@ -71,11 +72,14 @@ export function createApolloServer(config: Config, logger: Logger): ApolloServer
   const plugins: ApolloServerPlugin<ServerContext>[] = [
     outcomePlugin,
     production
-      ? ApolloServerPluginLandingPageProductionDefault({ graphRef: config.apollo.graphRef, footer: false })
+      ? ApolloServerPluginLandingPageProductionDefault({
+          graphRef: config.telemetry.apollo.graphRef,
+          footer: false,
+        })
       : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
     // Federated traces for the router: error messages are already masked by formatError.
     ApolloServerPluginInlineTrace({ includeErrors: { masked: true } }),
-    config.apollo.key === undefined
+    config.telemetry.apollo.key === undefined
       ? ApolloServerPluginUsageReportingDisabled()
       : ApolloServerPluginUsageReporting({
           // Variables carry the clientSecret and headers may carry credentials: neither leaves.
@@ -87,8 +91,8 @@ export function createApolloServer(config: Config, logger: Logger): ApolloServer
 
   return new ApolloServer<ServerContext>({
     schema: buildSchema(),
-    apollo: { key: config.apollo.key, graphRef: config.apollo.graphRef },
-    introspection: config.introspection,
+    apollo: { key: config.telemetry.apollo.key, graphRef: config.telemetry.apollo.graphRef },
+    introspection: config.server.introspection,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,

@@ -1,29 +1,19 @@
 import { once } from "node:events";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ApolloServer } from "@apollo/server";
 import type { Logger } from "pino";
-import { createApolloServer, type ServerContext } from "./apollo.js";
+import { createApolloServer } from "./apollo.js";
 import { AsposeTokenClient } from "./aspose/token-client.js";
-import type { Config } from "./config.js";
+import type { Config } from "./config/index.js";
 import { contextFactory } from "./context.js";
 import { graphqlHandler } from "./http/graphql-handler.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
-import { type AttemptLimiter, lockoutPolicy } from "./limits/attempt-limiter.js";
-import { MemoryAttemptLimiter } from "./limits/memory-attempt-limiter.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
-import { CredentialKeyer } from "./tokens/credential-key.js";
-import { MemoryTokenCache } from "./tokens/memory-token-cache.js";
-import type { TokenCache } from "./tokens/token-cache.js";
+import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
+import { CredentialKeyer } from "./tokens/credential.js";
 import { TokenService } from "./tokens/token-service.js";
 import type { Clock } from "./tokens/types.js";
 import { SERVICE_VERSION } from "./version.js";
-
-/** A shared store's health, when one is configured (Redis). */
-export interface SharedStoreStatus {
-  readonly name: string;
-  up(): boolean;
-}
 
 /** What the app is built from; everything process-wide is made once by main.ts and injected. */
 export interface AppOptions {
@@ -31,72 +21,63 @@ export interface AppOptions {
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   readonly clock?: Clock;
-  /** Defaults to the in-memory cache; a shared store (Redis) is passed here. */
-  readonly tokenCache?: TokenCache;
-  readonly limiter?: AttemptLimiter;
-  readonly sharedStore?: SharedStoreStatus;
+  /**
+   * The stores Config asks for are built here; a test may pass the real ones wrapped (to observe
+   * them), made by the same createStores.
+   */
+  readonly stores?: Stores;
 }
 
 /** The built service: not listening until `listen()`. */
 export interface App {
   readonly httpServer: Server;
-  readonly apollo: ApolloServer<ServerContext>;
-  readonly tokenCache: TokenCache;
+  readonly stores: Stores;
   /** Starts Apollo and listens; resolves with the bound address. */
   listen(port: number, host: string): Promise<AddressInfo>;
   /** Stops accepting, lets in-flight requests finish (up to the deadline), then releases everything. */
   shutdown(deadlineMs: number): Promise<void>;
 }
 
-/** Builds the service from its Config: no side effects until `listen()`. */
+/** Builds the service from its Config: no side effects until `listen()` but a shared store's connection. */
 export function createApp(options: AppOptions): App {
   const { config, logger, metrics } = options;
   const clock = options.clock ?? Date.now;
-  const client = new AsposeTokenClient({
-    ...config.aspose,
+  const stores = options.stores ?? createStores({ config, logger, metrics, clock });
+  const issuer = new AsposeTokenClient({
+    ...config.upstream,
     userAgent: `aspose-token-subgraph/${SERVICE_VERSION} (+node ${process.versions.node})`,
     clock,
     logger: logger.child({ component: "aspose" }),
     observer: metrics,
   });
-  const keyer = new CredentialKeyer(config.tokenCache.key, client.tokenUrl);
-  const tokenCache =
-    options.tokenCache ??
-    new MemoryTokenCache({ maxEntries: config.tokenCache.enabled ? config.tokenCache.maxEntries : 0, clock });
-  metrics.watchTokenCacheSize(() => tokenCache.size());
-  const limiter =
-    options.limiter ??
-    new MemoryAttemptLimiter(lockoutPolicy(config.lockout), clock, (subject) => metrics.lockout(subject));
+  const keyer = new CredentialKeyer(config.tokens.key, issuer.tokenUrl);
+  metrics.watchTokenCacheSize(() => stores.tokenStore.size());
   const service = new TokenService({
-    client,
-    cache: tokenCache,
-    keyer,
-    limiter,
+    issuer,
+    store: stores.tokenStore,
+    limiter: stores.limiter,
     margin: {
-      minSeconds: config.tokenCache.refreshMarginMinSeconds,
-      ratio: config.tokenCache.refreshMarginRatio,
+      minSeconds: config.tokens.refreshMarginMinSeconds,
+      ratio: config.tokens.refreshMarginRatio,
     },
     clock,
+    claimWaitMs: claimWaitMs(config),
     onLookup: (source) => metrics.tokenLookup(source),
+    onClaimWait: () => metrics.sharedLockWait(),
   });
   const apollo = createApolloServer(config, logger);
   let started = false;
   let draining = false;
 
-  const readiness = (): Readiness => {
-    const checks: Record<string, string> = {};
-    if (options.sharedStore !== undefined)
-      checks[options.sharedStore.name] = options.sharedStore.up() ? "up" : "down";
-    // A shared store that is down does not make the replica unready: it falls back to local state.
-    return { ready: started && !draining, checks };
-  };
+  // A shared store that is down does not make the replica unready: it falls back to local state.
+  const readiness = (): Readiness => ({ ready: started && !draining, checks: stores.readiness() });
 
   const httpServer = createHttpServer({
     logger,
     metrics,
-    trustProxyHops: config.trustProxyHops,
-    requestIdHeader: config.requestIdHeader,
-    corsOrigins: config.corsOrigins,
+    trustProxyHops: config.server.trustProxyHops,
+    requestIdHeader: config.server.requestIdHeader,
+    corsOrigins: config.server.corsOrigins,
     graphql: graphqlHandler({
       apollo,
       bodyLimitBytes: config.limits.bodyLimitBytes,
@@ -109,8 +90,7 @@ export function createApp(options: AppOptions): App {
 
   return {
     httpServer,
-    apollo,
-    tokenCache,
+    stores,
     async listen(port, host) {
       await apollo.start();
       httpServer.listen(port, host);
@@ -138,7 +118,7 @@ export function createApp(options: AppOptions): App {
         await closed;
       }
       await apollo.stop();
-      await Promise.all([tokenCache.close(), limiter.close()]);
+      await stores.close();
     },
   };
 }

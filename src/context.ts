@@ -1,10 +1,11 @@
 import DataLoader from "dataloader";
-import type { CredentialKeyer } from "./tokens/credential-key.js";
-import type { TokenService } from "./tokens/token-service.js";
-import type { ServedToken, TokenRequest } from "./tokens/types.js";
+import type { CredentialKeyer } from "./tokens/credential.js";
+import type { ServedToken, TokenProvider, TokenRequest } from "./tokens/types.js";
 
 /** What every resolver receives; made fresh for each HTTP request. */
 export interface Context {
+  /** Turns validated arguments into a credential handle (keys derived once, here). */
+  readonly keyer: CredentialKeyer;
   /** Per-request loader: the same credentials asked for twice in one operation reach the service once. */
   readonly tokens: DataLoader<TokenRequest, ServedToken, string>;
   readonly requestId: string;
@@ -13,29 +14,33 @@ export interface Context {
 
 /** Makes each request's Context from the process-wide token service. */
 export function contextFactory(
-  service: TokenService,
+  service: TokenProvider,
   keyer: CredentialKeyer,
 ): (request: { requestId: string; clientAddress: string }) => Context {
-  return ({ requestId, clientAddress }) => ({
-    requestId,
-    clientAddress,
-    tokens: new DataLoader<TokenRequest, ServedToken, string>(
-      (requests) =>
-        Promise.all(
-          requests.map((request) =>
-            service.issue(request, { address: clientAddress }).catch((error: unknown) => toError(error)),
+  return ({ requestId, clientAddress }) => {
+    const caller = { addressKey: keyer.addressKey(clientAddress) };
+    return {
+      keyer,
+      requestId,
+      clientAddress,
+      tokens: new DataLoader<TokenRequest, ServedToken, string>(
+        (requests) =>
+          Promise.all(
+            requests.map((request) =>
+              service.issue(request, caller).catch((error: unknown) => toError(error)),
+            ),
           ),
-        ),
-      {
-        // No batching window: each field starts its work at once; dedupe still applies.
-        batch: false,
-        // The secret stays in the key only as an HMAC; the freshness options are part of the key so
-        // `minValidity` or `forceRefresh` on one alias is not lost to another.
-        cacheKeyFn: (request) =>
-          `${keyer.credentialKey(request)}|${request.minValiditySeconds}|${request.forceRefresh ? 1 : 0}`,
-      },
-    ),
-  });
+        {
+          // No batching window: each field starts its work at once; dedupe still applies.
+          batch: false,
+          // The secret stays in the key only as an HMAC; the freshness options are part of the key so
+          // `minValidity` or `forceRefresh` on one alias is not lost to another.
+          cacheKeyFn: (request) =>
+            `${request.credential.lookupKey}|${request.minValiditySeconds}|${request.forceRefresh ? 1 : 0}`,
+        },
+      ),
+    };
+  };
 }
 
 // DataLoader's contract: one result per key, an Error for a failed key.

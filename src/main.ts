@@ -3,10 +3,9 @@
  */
 import { pino } from "pino";
 import { createApp } from "./app.js";
-import { type Config, ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig } from "./config/index.js";
 import { createLogger } from "./observability/logger.js";
 import { ServiceMetrics } from "./observability/metrics.js";
-import { connectSharedStore } from "./redis/shared-store.js";
 
 function loadConfigOrExit(): Config {
   try {
@@ -27,30 +26,18 @@ async function main(): Promise<void> {
   // second, so a quiet service's lines are never held back for long, and synchronously on exit.
   const destination = pino.destination({ sync: false, minLength: 4096 });
   setInterval(() => destination.flush(), 1000).unref();
-  const logger = createLogger(config.logLevel, destination);
+  const logger = createLogger(config.telemetry.logLevel, destination);
   const metrics = new ServiceMetrics({ defaultMetrics: true });
-  // REDIS_URL set: token cache and lockout counters shared by all replicas; unset: in-memory.
-  const shared =
-    config.redis.url === undefined
-      ? undefined
-      : connectSharedStore({ config, logger: logger.child({ component: "redis" }), metrics });
-  const app = createApp({
-    config,
-    logger,
-    metrics,
-    tokenCache: shared?.tokenCache,
-    limiter: shared?.limiter,
-    sharedStore: shared?.status,
-  });
-
-  const address = await app.listen(config.port, config.host);
+  const app = createApp({ config, logger, metrics });
+  const { host, port } = config.server;
+  const address = await app.listen(port, host);
   logger.info(
     {
       port: address.port,
       host: address.address,
-      tokenUrl: `${config.aspose.baseUrl}${config.aspose.tokenPath}`,
+      tokenUrl: `${config.upstream.baseUrl}${config.upstream.tokenPath}`,
     },
-    `aspose-token-subgraph ready at http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${address.port}/graphql`,
+    `aspose-token-subgraph ready at http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`,
   );
   // Orchestrators and people watch for this line: do not hold it in the buffer.
   destination.flush();
@@ -62,8 +49,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, "Shutting down: finishing in-flight requests");
     destination.flush();
     app
-      .shutdown(config.shutdownTimeoutMs)
-      .then(() => shared?.close())
+      .shutdown(config.server.shutdownTimeoutMs)
       .then(() => {
         logger.info("Shut down cleanly");
         destination.flushSync();

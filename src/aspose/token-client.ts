@@ -6,7 +6,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import got, { type Got, HTTPError, RequestError } from "got";
 import type { Logger } from "pino";
-import type { Config } from "../config.js";
+import type { UpstreamConfig } from "../config/index.js";
 import {
   invalidCredentials,
   type ServiceError,
@@ -15,7 +15,9 @@ import {
   upstreamUnavailable,
 } from "../errors.js";
 import { redactText } from "../observability/redact.js";
-import type { Clock, Credentials, IssuedToken } from "../tokens/types.js";
+import type { Credential } from "../tokens/credential.js";
+import type { TokenIssuer } from "../tokens/ports.js";
+import type { Clock, IssuedToken } from "../tokens/types.js";
 import { readTokenClaims } from "./jwt-claims.js";
 import { parseOAuthError, parseTokenResponse } from "./wire.js";
 
@@ -28,7 +30,7 @@ export interface UpstreamObserver {
   call(outcome: UpstreamOutcome, seconds: number): void;
 }
 
-type AsposeSettings = Config["aspose"];
+type AsposeSettings = UpstreamConfig;
 
 /** The upstream settings from Config, plus what the process supplies. */
 export interface AsposeTokenClientOptions extends AsposeSettings {
@@ -68,7 +70,7 @@ const RETRY_ERROR_CODES = [
 const deadlines = new WeakMap<AbortSignal, number>();
 
 /** Exchanges client credentials for an Aspose access token over one keep-alive got client. */
-export class AsposeTokenClient {
+export class AsposeTokenClient implements TokenIssuer {
   /** The full token URL; part of the credential key so tokens never cross upstreams. */
   readonly tokenUrl: string;
   readonly #http: Got;
@@ -126,7 +128,7 @@ export class AsposeTokenClient {
   }
 
   /** Asks Aspose for a token; resolves to a domain record or rejects with a coded ServiceError. */
-  async requestToken(credentials: Credentials): Promise<IssuedToken> {
+  async issue(credential: Credential): Promise<IssuedToken> {
     const { clock, totalTimeoutMs, observer } = this.#options;
     // Validity is counted from the moment we asked, so the token never outlives what Aspose meant.
     const sentAtMs = clock();
@@ -142,8 +144,8 @@ export class AsposeTokenClient {
         // Form body, never the query string: a secret in a URL ends up in access logs.
         body: new URLSearchParams({
           grant_type: "client_credentials",
-          client_id: credentials.clientId,
-          client_secret: credentials.clientSecret,
+          client_id: credential.clientId,
+          client_secret: credential.exposeSecret(),
         }).toString(),
         signal: abort.signal,
       });
@@ -152,7 +154,7 @@ export class AsposeTokenClient {
       const outcome = outcomeOf(error);
       observer?.attempt(outcome);
       observer?.call(outcome, (performance.now() - started) / 1000);
-      throw this.#translate(error, credentials);
+      throw this.#translate(error, credential);
     } finally {
       clearTimeout(deadlineTimer);
     }
@@ -180,7 +182,7 @@ export class AsposeTokenClient {
   }
 
   /** Translates a got failure once, here, into the documented codes. */
-  #translate(error: unknown, credentials: Credentials): ServiceError | unknown {
+  #translate(error: unknown, credential: Credential): ServiceError | unknown {
     const logger = this.#options.logger;
     if (error instanceof HTTPError) {
       const status = error.response.statusCode;
@@ -202,7 +204,7 @@ export class AsposeTokenClient {
         {
           upstreamStatus: status,
           upstreamError: oauthError === undefined ? undefined : redactText(oauthError, [], 64),
-          upstreamBody: redactText(rawBody, [credentials.clientSecret, credentials.clientId]),
+          upstreamBody: redactText(rawBody, [credential.exposeSecret(), credential.clientId]),
         },
         misconfigured
           ? "Aspose refused the token request as malformed: check ASPOSE_BASE_URL and ASPOSE_TOKEN_PATH"

@@ -3,6 +3,12 @@
  * limiter is the default; a shared one (Redis) implements the same interface so replicas add up.
  */
 
+/** What a lockout is counted against. */
+export type LockoutSubject = "client" | "address";
+
+/** Called when a subject becomes locked out (metrics count lockouts). */
+export type LockoutListener = (subject: LockoutSubject) => void;
+
 /** An attempt allowed to reach the upstream; report exactly one outcome. */
 export interface AttemptReservation {
   /** The credentials were right: the counts for this clientId and address start over. */

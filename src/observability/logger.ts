@@ -1,5 +1,5 @@
 import { type DestinationStream, type Logger, pino } from "pino";
-import type { LogLevel } from "../config.js";
+import type { LogLevel } from "../config/index.js";
 import { LOG_REDACT_PATHS } from "./redact.js";
 
 /** Structured JSON logs with secrets redacted by path, wherever a careless call might put them. */

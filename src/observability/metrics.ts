@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { UpstreamObserver, UpstreamOutcome } from "../aspose/token-client.js";
-import type { TokenSource } from "../tokens/token-cache.js";
+import type { LockoutSubject } from "../limits/attempt-limiter.js";
+import type { TokenSource } from "../tokens/types.js";
 
 /**
  * The service's Prometheus metrics, on a registry of its own (so several apps can live in one test
@@ -88,7 +89,7 @@ export class ServiceMetrics implements UpstreamObserver {
     });
   }
 
-  lockout(subject: "client" | "address"): void {
+  lockout(subject: LockoutSubject): void {
     this.#lockouts.inc({ subject });
   }
 

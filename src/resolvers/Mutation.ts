@@ -6,7 +6,7 @@ import { parseTokenRequest } from "../tokens/token-request.js";
 export const Mutation: MutationResolvers = {
   accessToken: async (_parent, args, context, info) => {
     try {
-      return await context.tokens.load(parseTokenRequest(args));
+      return await context.tokens.load(parseTokenRequest(args, context.keyer));
     } catch (error) {
       throw locatedAt(error, info);
     }

@@ -1,5 +1,6 @@
 import type { MutationAccessTokenArgs } from "../__generated__/resolvers-types.js";
 import { badUserInput } from "../errors.js";
+import type { CredentialKeyer } from "./credential.js";
 import type { TokenRequest } from "./types.js";
 
 /** Bounds on credential arguments: Aspose ids are GUIDs and secrets 32 hex characters; 256 is generous. */
@@ -30,8 +31,11 @@ function credential(name: "clientId" | "clientSecret", value: string): string {
   return value;
 }
 
-/** Validates the mutation's arguments into a TokenRequest; throws BAD_USER_INPUT before any I/O. */
-export function parseTokenRequest(args: MutationAccessTokenArgs): TokenRequest {
+/**
+ * Validates the mutation's arguments into a TokenRequest; throws BAD_USER_INPUT before any I/O. This
+ * is where the secret arrives: from here on it travels inside the credential handle.
+ */
+export function parseTokenRequest(args: MutationAccessTokenArgs, keyer: CredentialKeyer): TokenRequest {
   const minValidity = args.minValidity ?? 0;
   if (minValidity < 0 || minValidity > MIN_VALIDITY_MAX_SECONDS) {
     throw badUserInput(`minValidity must be from 0 to ${MIN_VALIDITY_MAX_SECONDS} seconds.`, {
@@ -39,8 +43,10 @@ export function parseTokenRequest(args: MutationAccessTokenArgs): TokenRequest {
     });
   }
   return {
-    clientId: credential("clientId", args.clientId),
-    clientSecret: credential("clientSecret", args.clientSecret),
+    credential: keyer.credential(
+      credential("clientId", args.clientId),
+      credential("clientSecret", args.clientSecret),
+    ),
     minValiditySeconds: minValidity,
     forceRefresh: args.forceRefresh ?? false,
   };

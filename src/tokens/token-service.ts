@@ -1,64 +1,134 @@
-import type { AsposeTokenClient } from "../aspose/token-client.js";
+import { setTimeout as delay } from "node:timers/promises";
 import { ServiceError, tooManyAttempts } from "../errors.js";
 import type { AttemptLimiter } from "../limits/attempt-limiter.js";
-import type { CredentialKeyer } from "./credential-key.js";
+import type { StoredToken, TokenIssuer, TokenStore } from "./ports.js";
 import { isUsable, type RefreshMargin } from "./refresh-policy.js";
-import type { TokenCache, TokenSource } from "./token-cache.js";
-import type { Clock, IssuedToken, ServedToken, TokenRequest } from "./types.js";
+import { SingleFlight } from "./single-flight.js";
+import type {
+  Caller,
+  Clock,
+  IssuedToken,
+  ServedToken,
+  TokenProvider,
+  TokenRequest,
+  TokenSource,
+} from "./types.js";
 
 export interface TokenServiceDependencies {
-  readonly client: AsposeTokenClient;
-  readonly cache: TokenCache;
-  readonly keyer: CredentialKeyer;
+  readonly issuer: TokenIssuer;
+  readonly store: TokenStore;
   readonly limiter: AttemptLimiter;
   readonly margin: RefreshMargin;
   readonly clock: Clock;
+  /**
+   * The longest a caller waits for another replica's fetch (the cross-replica claim's lifetime): it
+   * covers a whole upstream call, so a slow holder is not doubled.
+   */
+  readonly claimWaitMs: number;
   readonly onLookup?: (source: TokenSource) => void;
+  /** Called when a fetch starts waiting for another replica's (metrics). */
+  readonly onClaimWait?: () => void;
 }
 
-/** Who is asking: the client address the brute-force accounting counts against. */
-export interface Caller {
-  readonly address: string;
-}
+const FIRST_POLL_MS = 10;
+const MAX_POLL_MS = 100;
 
 /**
- * Serves access tokens: lockout check, then the cache, then one upstream fetch shared by concurrent
- * callers. The order matters: the lockout is checked before the cache so that a locked-out clientId
- * cannot keep guessing secrets against cached tokens.
+ * Serves access tokens: lockout check, then the store, then one upstream fetch shared by concurrent
+ * callers in this process (single flight) and across replicas (the store's fetch claim). The order
+ * matters: the lockout is checked before the store so that a locked-out clientId cannot keep guessing
+ * secrets against stored tokens. Freshness is decided here, never by a store.
  */
-export class TokenService {
+export class TokenService implements TokenProvider {
   readonly #deps: TokenServiceDependencies;
+  readonly #flights = new SingleFlight<{ token: IssuedToken; source: TokenSource }>();
 
   constructor(deps: TokenServiceDependencies) {
     this.#deps = deps;
   }
 
-  /** The token for a validated request, from the cache or Aspose; rejects with coded errors. */
+  /** The token for a validated request, from the store or Aspose; rejects with coded errors. */
   async issue(request: TokenRequest, caller: Caller): Promise<ServedToken> {
-    const { cache, keyer, limiter, margin, clock } = this.#deps;
-    const clientKey = keyer.clientKey(request.clientId);
-    const addressKey = keyer.addressKey(caller.address);
-    const locked = await limiter.lockedFor(clientKey, addressKey);
+    const { store, limiter } = this.#deps;
+    const { credential } = request;
+    const locked = await limiter.lockedFor(credential.clientKey, caller.addressKey);
     if (locked !== undefined) throw tooManyAttempts(locked);
 
-    const result = await cache.obtain({
-      key: keyer.credentialKey(request),
-      credentials: request,
-      forceRefresh: request.forceRefresh,
-      isUsable: (token) => isUsable(token, clock(), margin, request.minValiditySeconds),
-      fetch: () => this.#fetch(request, clientKey, addressKey),
-    });
-    this.#deps.onLookup?.(result.source);
-    return { token: result.token, fromCache: result.source === "cache", servedAtMs: clock() };
+    const stored = await store.get(credential);
+    if (!request.forceRefresh && stored !== undefined && this.#usable(stored.token, request)) {
+      return this.#served(stored.token, "cache");
+    }
+    const flight = this.#flights.run(credential.lookupKey, () => this.#fetchShared(request, caller, stored));
+    const result = await flight.promise;
+    return this.#served(result.token, flight.leader ? result.source : "joined");
   }
 
-  async #fetch(request: TokenRequest, clientKey: string, addressKey: string): Promise<IssuedToken> {
-    const reserved = await this.#deps.limiter.reserve(clientKey, addressKey);
+  #served(token: IssuedToken, source: TokenSource): ServedToken {
+    this.#deps.onLookup?.(source);
+    return { token, source, servedAtMs: this.#deps.clock() };
+  }
+
+  #usable(token: IssuedToken, request: TokenRequest): boolean {
+    return isUsable(token, this.#deps.clock(), this.#deps.margin, request.minValiditySeconds);
+  }
+
+  /** One fetch across replicas; `seen` is the entry this caller saw and could not use. */
+  async #fetchShared(
+    request: TokenRequest,
+    caller: Caller,
+    seen: StoredToken | undefined,
+  ): Promise<{ token: IssuedToken; source: TokenSource }> {
+    const { store } = this.#deps;
+    const deadline = performance.now() + this.#deps.claimWaitMs;
+    let pause = FIRST_POLL_MS;
+    let waiting = false;
+    let baseline = seen;
+    while (performance.now() < deadline) {
+      const claim = await store.claim(request.credential, baseline);
+      if (claim.kind === "granted") {
+        try {
+          return { token: await this.#fetchAndStore(request, caller), source: "upstream" };
+        } finally {
+          // After the entry is written (or the fetch failed, so waiters may try themselves).
+          await claim.release();
+        }
+      }
+      if (claim.kind === "stored") {
+        // Written by another replica's fetch since this caller looked.
+        if (this.#usable(claim.stored.token, request)) return { token: claim.stored.token, source: "joined" };
+        baseline = claim.stored;
+        continue;
+      }
+      if (!waiting) {
+        waiting = true;
+        this.#deps.onClaimWait?.();
+      }
+      await delay(Math.min(pause, Math.max(0, deadline - performance.now())));
+      pause = Math.min(pause * 2, MAX_POLL_MS);
+    }
+    // The claim outlived its lifetime without an entry: fetch rather than fail.
+    return { token: await this.#fetchAndStore(request, caller), source: "upstream" };
+  }
+
+  async #fetchAndStore(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
+    const token = await this.#attempt(request, caller);
+    const { clock, margin } = this.#deps;
+    // A token already inside its refresh margin would be refetched by the next caller anyway: it is
+    // served to the callers waiting for it, but not stored.
+    if (isUsable(token, clock(), margin, 0)) {
+      await this.#deps.store.put(request.credential, token, token.expiresAtMs - clock());
+    }
+    return token;
+  }
+
+  async #attempt(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
+    const { credential } = request;
+    const reserved = await this.#deps.limiter.reserve(credential.clientKey, caller.addressKey);
     if (!reserved.allowed) throw tooManyAttempts(reserved.retryAfterSeconds);
     const { reservation } = reserved;
     let token: IssuedToken;
     try {
-      token = await this.#deps.client.requestToken(request);
+      token = await this.#deps.issuer.issue(credential);
     } catch (error) {
       if (error instanceof ServiceError && error.code === "INVALID_CREDENTIALS") await reservation.failed();
       else await reservation.released();

@@ -1,3 +1,5 @@
+import type { Credential } from "./credential.js";
+
 /** A token as Aspose issued it, with its validity anchored to the moment this service asked for it. */
 export interface IssuedToken {
   /** The token exactly as Aspose issued it. */
@@ -13,25 +15,33 @@ export interface IssuedToken {
   readonly defaultStorage: string | null;
 }
 
+/** How a token reached the caller: the store, this caller's own upstream call, or another's. */
+export type TokenSource = "cache" | "upstream" | "joined";
+
 /** What the `AccessToken` GraphQL type resolves from: a token plus how and when it was served. */
 export interface ServedToken {
   readonly token: IssuedToken;
-  readonly fromCache: boolean;
+  readonly source: TokenSource;
   /** Epoch ms when this answer was made; `expiresIn` counts from here. */
   readonly servedAtMs: number;
 }
 
-/** The caller's credentials, as validated arguments. */
-export interface Credentials {
-  readonly clientId: string;
-  readonly clientSecret: string;
-}
-
-/** One `accessToken` request: credentials plus the caller's freshness needs. */
-export interface TokenRequest extends Credentials {
+/** One `accessToken` request: the credential handle plus the caller's freshness needs. */
+export interface TokenRequest {
+  readonly credential: Credential;
   /** Seconds the token must stay valid; 0 when the caller did not ask. */
   readonly minValiditySeconds: number;
   readonly forceRefresh: boolean;
+}
+
+/** Who is asking: the key of the client address the brute-force accounting counts against. */
+export interface Caller {
+  readonly addressKey: string;
+}
+
+/** What the per-request context needs of the token service. */
+export interface TokenProvider {
+  issue(request: TokenRequest, caller: Caller): Promise<ServedToken>;
 }
 
 /** A millisecond clock; injected so tests control time instead of sleeping. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { verify } from "node:crypto";
+import { randomBytes, verify } from "node:crypto";
 import { Writable } from "node:stream";
 import { type TestContext, test } from "node:test";
 import {
@@ -10,10 +10,17 @@ import {
 } from "../../src/aspose/token-client.js";
 import { ServiceError } from "../../src/errors.js";
 import { createLogger } from "../../src/observability/logger.js";
+import { type Credential, CredentialKeyer } from "../../src/tokens/credential.js";
 import { decodeJwtClaims } from "../support/fake-aspose.js";
 import { CLIENT_ID, CLIENT_SECRET, type Harness, leakedSecrets, startHarness } from "../support/harness.js";
 
 const CREDENTIALS = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
+const keyer = new CredentialKeyer(randomBytes(32), "http://127.0.0.1/connect/token");
+
+/** The handle the parser would make for these credentials. */
+function credentialOf(credentials: { clientId: string; clientSecret: string }): Credential {
+  return keyer.credential(credentials.clientId, credentials.clientSecret);
+}
 
 interface Connector {
   readonly harness: Harness;
@@ -76,7 +83,7 @@ test("the issued token comes back intact, with validity counted from the moment 
   fake.setLifetime(86_400);
   const sentAt = clock.now();
   const release = fake.hold();
-  const pending = client.requestToken(CREDENTIALS);
+  const pending = client.issue(credentialOf(CREDENTIALS));
   await fake.waitForRequests(1);
   // Aspose takes 7 s to answer: the token must not be believed to live 7 s longer than it does.
   clock.advance(7_000);
@@ -107,7 +114,7 @@ test("the issued token comes back intact, with validity counted from the moment 
 
 test("the form body carries exactly grant_type, client_id and client_secret, and no scope", async (t) => {
   const { harness, client } = await connector(t);
-  await client.requestToken(CREDENTIALS);
+  await client.issue(credentialOf(CREDENTIALS));
   const [request] = harness.fake.requests;
   assert.ok(request !== undefined);
   assert.equal(request.method, "POST");
@@ -135,7 +142,7 @@ test("a JWT exp earlier than expires_in caps the expiry", async (t) => {
     kind: "badShape",
     body: { access_token: accessToken, expires_in: 3600, token_type: "Bearer" },
   });
-  const token = await client.requestToken(CREDENTIALS);
+  const token = await client.issue(credentialOf(CREDENTIALS));
   assert.equal(token.accessToken, accessToken);
   assert.equal(token.expiresAtMs, exp * 1000);
   assert.deepEqual(token.scopes, ["api.storage", "api.billing"]);
@@ -149,7 +156,7 @@ test("an opaque (non-JWT) token is still served, its expiry taken from expires_i
     kind: "badShape",
     body: { access_token: "opaque-reference-token-5f1c", expires_in: 1800, token_type: "Bearer", scope: "x" },
   });
-  const token = await client.requestToken(CREDENTIALS);
+  const token = await client.issue(credentialOf(CREDENTIALS));
   assert.equal(token.accessToken, "opaque-reference-token-5f1c");
   assert.equal(token.expiresAtMs, harness.clock.now() + 1_800_000);
   assert.deepEqual(token.scopes, []);
@@ -163,7 +170,7 @@ test("a token that cannot go into an Authorization header is refused as a bad re
       kind: "badShape",
       body: { access_token: accessToken, expires_in: 3600, token_type: "Bearer" },
     });
-    const error = await rejection(client.requestToken(CREDENTIALS));
+    const error = await rejection(client.issue(credentialOf(CREDENTIALS)));
     assert.equal(error.code, "UPSTREAM_BAD_RESPONSE", JSON.stringify(accessToken));
   }
   // Foreign text reaches the logs only inside JSON strings: no forged log lines.
@@ -174,14 +181,14 @@ test("a token that cannot go into an Authorization header is refused as a bad re
 test("failures reject with coded ServiceErrors whose message names no credential", async (t) => {
   const { harness, client } = await connector(t);
   const wrong = await rejection(
-    client.requestToken({ clientId: CLIENT_ID, clientSecret: "wrong-secret-0001" }),
+    client.issue(credentialOf({ clientId: CLIENT_ID, clientSecret: "wrong-secret-0001" })),
   );
   assert.equal(wrong.code, "INVALID_CREDENTIALS");
   assert.ok(!wrong.message.includes(CLIENT_ID));
   harness.fake.failNext({ kind: "truncated" });
-  assert.equal((await rejection(client.requestToken(CREDENTIALS))).code, "UPSTREAM_BAD_RESPONSE");
+  assert.equal((await rejection(client.issue(credentialOf(CREDENTIALS)))).code, "UPSTREAM_BAD_RESPONSE");
   harness.fake.setFault({ kind: "status", status: 503 });
-  assert.equal((await rejection(client.requestToken(CREDENTIALS))).code, "UPSTREAM_UNAVAILABLE");
+  assert.equal((await rejection(client.issue(credentialOf(CREDENTIALS)))).code, "UPSTREAM_UNAVAILABLE");
   assert.deepEqual(leakedSecrets(harness, [CLIENT_SECRET, "wrong-secret-0001"]), []);
 });
 
@@ -192,7 +199,7 @@ test("an upstream error body that echoes the secret is logged redacted", async (
     error: "invalid_request",
     description: `could not parse client_secret=${encodeURIComponent(CLIENT_SECRET)} (${CLIENT_SECRET})`,
   });
-  const error = await rejection(client.requestToken(CREDENTIALS));
+  const error = await rejection(client.issue(credentialOf(CREDENTIALS)));
   assert.equal(error.code, "UPSTREAM_BAD_RESPONSE");
   assert.ok(
     harness.logs.some((line) => line.includes("invalid_request")),
@@ -204,7 +211,7 @@ test("an upstream error body that echoes the secret is logged redacted", async (
 test("every attempt and the whole call are reported to the observer", async (t) => {
   const { harness, client, attempts, calls } = await connector(t);
   harness.fake.failNext({ kind: "status", status: 503 }, 2);
-  await client.requestToken(CREDENTIALS);
+  await client.issue(credentialOf(CREDENTIALS));
   assert.equal(harness.fake.totalTokenRequests, 3);
   assert.deepEqual(attempts, ["5xx", "5xx", "2xx"]);
   assert.deepEqual(calls, ["2xx"]);
@@ -213,7 +220,7 @@ test("every attempt and the whole call are reported to the observer", async (t) 
 test("a custom token path and retry limit are used as configured", async (t) => {
   const { harness, client } = await connector(t, { tokenPath: "/connect/token", retryLimit: 1 });
   harness.fake.setFault({ kind: "status", status: 502 });
-  assert.equal((await rejection(client.requestToken(CREDENTIALS))).code, "UPSTREAM_UNAVAILABLE");
+  assert.equal((await rejection(client.issue(credentialOf(CREDENTIALS)))).code, "UPSTREAM_UNAVAILABLE");
   assert.equal(harness.fake.totalTokenRequests, 2);
   assert.deepEqual(
     harness.fake.requests.map((request) => request.path),

@@ -4,10 +4,7 @@
  * Prometheus text; no clientId, secret or token may appear in it.
  */
 import assert from "node:assert/strict";
-import { EventEmitter } from "node:events";
 import { after, before, test } from "node:test";
-import { MemoryTokenCache } from "../../src/tokens/memory-token-cache.js";
-import type { ObtainRequest, ObtainResult, TokenCache } from "../../src/tokens/token-cache.js";
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -19,45 +16,6 @@ import {
 } from "../support/harness.js";
 
 const WRONG_SECRET = "0000aaaa1111bbbb2222cccc3333dddd";
-
-/**
- * The real in-memory cache, announcing each caller as it enters: the only way to know, without
- * sleeping, that a second request has reached the cache while the first one's fetch is in flight.
- */
-class AnnouncingTokenCache implements TokenCache {
-  readonly #inner: TokenCache;
-  readonly #events = new EventEmitter<{ entered: [] }>();
-  #entered = 0;
-
-  constructor(inner: TokenCache) {
-    this.#inner = inner;
-  }
-
-  obtain(request: ObtainRequest): Promise<ObtainResult> {
-    // The inner cache joins or starts its flight synchronously, before its first await.
-    const result = this.#inner.obtain(request);
-    this.#entered += 1;
-    this.#events.emit("entered");
-    return result;
-  }
-
-  size(): number {
-    return this.#inner.size();
-  }
-
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
-
-  /** Resolves once `n` callers in total have entered `obtain`. */
-  async entered(n: number): Promise<void> {
-    while (this.#entered < n) await EventEmitter.once(this.#events, "entered");
-  }
-
-  get count(): number {
-    return this.#entered;
-  }
-}
 
 interface Sample {
   readonly name: string;
@@ -92,15 +50,14 @@ function value(samples: readonly Sample[], name: string, labels: Record<string, 
 }
 
 let harness: Harness;
-let cache: AnnouncingTokenCache;
 const tokens: string[] = [];
 let metricsText = "";
 let contentType = "";
 
 before(async () => {
   const clock = new TestClock();
-  cache = new AnnouncingTokenCache(new MemoryTokenCache({ maxEntries: 100, clock: clock.now }));
-  harness = await startHarness({ clock, tokenCache: cache, env: { LOCKOUT_THRESHOLD: "2" } });
+  harness = await startHarness({ clock, env: { LOCKOUT_THRESHOLD: "2" } });
+  const cache = harness.store;
   const ok = (result: Awaited<ReturnType<typeof requestToken>>): void => {
     assert.equal(result.errors, undefined, JSON.stringify(result.errors));
     tokens.push(result.data?.accessToken.accessToken ?? "");

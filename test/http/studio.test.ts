@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { Report } from "@apollo/usage-reporting-protobuf";
-import { ConfigError, loadConfig } from "../../src/config.js";
+import { ConfigError, loadConfig } from "../../src/config/index.js";
 import {
   CLIENT_ID,
   CLIENT_SECRET,

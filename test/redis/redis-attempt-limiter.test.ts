@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
 import type { AttemptReservation, LockoutPolicy } from "../../src/limits/attempt-limiter.js";
-import { MemoryAttemptLimiter } from "../../src/limits/memory-attempt-limiter.js";
-import { RedisAttemptLimiter } from "../../src/redis/redis-attempt-limiter.js";
-import type { RedisHealth } from "../../src/redis/redis-health.js";
+import { MemoryAttemptLimiter } from "../../src/stores/memory/memory-attempt-limiter.js";
+import { RedisAttemptLimiter } from "../../src/stores/redis/redis-attempt-limiter.js";
+import type { RedisHealth } from "../../src/stores/redis/redis-health.js";
 import { TestClock } from "../support/harness.js";
 import { connectHealth, deleteKeys, freePort, scanKeys, uniquePrefix } from "../support/replicas.js";
 

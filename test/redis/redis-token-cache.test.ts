@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import type { RedisHealth } from "../../src/redis/redis-health.js";
-import { RedisTokenCache } from "../../src/redis/redis-token-cache.js";
-import { TokenSealer } from "../../src/redis/token-sealer.js";
-import { CredentialKeyer } from "../../src/tokens/credential-key.js";
-import type { ObtainRequest, ObtainResult } from "../../src/tokens/token-cache.js";
-import type { Credentials, IssuedToken } from "../../src/tokens/types.js";
+import { lockoutPolicy } from "../../src/limits/attempt-limiter.js";
+import { MemoryAttemptLimiter } from "../../src/stores/memory/memory-attempt-limiter.js";
+import type { RedisHealth } from "../../src/stores/redis/redis-health.js";
+import { RedisTokenStore } from "../../src/stores/redis/redis-token-store.js";
+import { TokenSealer } from "../../src/stores/redis/token-sealer.js";
+import { type Credential, CredentialKeyer } from "../../src/tokens/credential.js";
+import type { TokenIssuer } from "../../src/tokens/ports.js";
+import { TokenService } from "../../src/tokens/token-service.js";
+import type { IssuedToken, ServedToken } from "../../src/tokens/types.js";
 import { TestClock } from "../support/harness.js";
 import {
   connectHealth,
@@ -31,31 +34,37 @@ after(async () => {
   await redis.close();
 });
 
-/** A replica's cache: its own local tier and flights, the shared Redis. */
+/** A replica's store: its own local tier, the shared Redis. */
 function replicaCache(
   clock: TestClock,
   options: { health?: RedisHealth; lockTtlMs?: number; onLockWait?: () => void } = {},
-): RedisTokenCache {
-  return new RedisTokenCache({
+): Replica {
+  const lockTtlMs = options.lockTtlMs ?? 5_000;
+  const store = new RedisTokenStore({
     health: options.health ?? redis.health,
     sealer: new TokenSealer(SERVER_KEY),
     keyPrefix: prefix,
     maxEntries: 100,
-    lockTtlMs: options.lockTtlMs ?? 5_000,
+    claimTtlMs: lockTtlMs,
     clock: clock.now,
-    onLockWait: options.onLockWait,
   });
+  return { store, lockTtlMs, onLockWait: options.onLockWait, services: new WeakMap() };
 }
 
-function newCredentials(): Credentials {
-  return {
-    clientId: `client-${randomBytes(6).toString("hex")}`,
-    clientSecret: randomBytes(16).toString("hex"),
-  };
+/** One replica: its store, and the token service it runs per upstream (each with its own flights). */
+interface Replica {
+  readonly store: RedisTokenStore;
+  readonly lockTtlMs: number;
+  readonly onLockWait: (() => void) | undefined;
+  readonly services: WeakMap<Upstream, TokenService>;
+}
+
+function newCredentials(): Credential {
+  return keyer.credential(`client-${randomBytes(6).toString("hex")}`, randomBytes(16).toString("hex"));
 }
 
 /** The upstream, as a counted function issuing distinct tokens; `gate` holds fetches until opened. */
-class Upstream {
+class Upstream implements TokenIssuer {
   calls = 0;
   readonly #clock: TestClock;
   #gate: Promise<void> | undefined;
@@ -83,7 +92,7 @@ class Upstream {
     this.#fail?.();
   }
 
-  readonly fetch = async (): Promise<IssuedToken> => {
+  readonly issue = async (): Promise<IssuedToken> => {
     this.calls += 1;
     const n = this.calls;
     const issuedAtMs = this.#clock.now();
@@ -99,21 +108,38 @@ class Upstream {
   };
 }
 
+/** One request through the replica's real token service: margin 60 s, as a caller would see it. */
 function obtain(
-  cache: RedisTokenCache,
-  credentials: Credentials,
+  replica: Replica,
+  credential: Credential,
   upstream: Upstream,
   clock: TestClock,
-  options: { forceRefresh?: boolean; isUsable?: (token: IssuedToken) => boolean } = {},
-): Promise<ObtainResult> {
-  const request: ObtainRequest = {
-    key: keyer.credentialKey(credentials),
-    credentials,
-    forceRefresh: options.forceRefresh ?? false,
-    isUsable: options.isUsable ?? ((token) => token.expiresAtMs - clock.now() > 60_000),
-    fetch: upstream.fetch,
-  };
-  return cache.obtain(request);
+  options: { forceRefresh?: boolean; minValiditySeconds?: number } = {},
+): Promise<ServedToken> {
+  let service = replica.services.get(upstream);
+  if (service === undefined) {
+    service = new TokenService({
+      issuer: upstream,
+      store: replica.store,
+      limiter: new MemoryAttemptLimiter(
+        lockoutPolicy({ threshold: 1000, windowSeconds: 60, baseSeconds: 1, maxSeconds: 1 }),
+        clock.now,
+      ),
+      margin: { minSeconds: 60, ratio: 0 },
+      clock: clock.now,
+      claimWaitMs: replica.lockTtlMs,
+      onClaimWait: replica.onLockWait,
+    });
+    replica.services.set(upstream, service);
+  }
+  return service.issue(
+    {
+      credential,
+      minValiditySeconds: options.minValiditySeconds ?? 0,
+      forceRefresh: options.forceRefresh ?? false,
+    },
+    { addressKey: "test" },
+  );
 }
 
 test("a token fetched on one replica is a cache hit on another; the entry is sealed and expires with it", async () => {
@@ -129,10 +155,10 @@ test("a token fetched on one replica is a cache hit on another; the entry is sea
   assert.deepEqual(second.token, first.token);
   assert.equal(upstream.calls, 1);
 
-  const key = `${prefix}token:${keyer.credentialKey(credentials)}`;
+  const key = `${prefix}token:${credentials.lookupKey}`;
   const raw = await redis.client.get(key);
   assert.ok(raw !== null);
-  for (const clear of [first.token.accessToken, credentials.clientId, credentials.clientSecret]) {
+  for (const clear of [first.token.accessToken, credentials.clientId, credentials.exposeSecret()]) {
     assert.equal(raw.includes(clear), false);
     assert.equal(Buffer.from(raw, "base64url").includes(Buffer.from(clear)), false);
   }
@@ -149,18 +175,17 @@ test("a forceRefresh on one replica reaches another once its local copy is not u
   const original = await obtain(a, credentials, upstream, clock);
   assert.equal((await obtain(b, credentials, upstream, clock)).source, "cache");
 
-  clock.advance(1_000);
-  const refreshedAt = clock.now();
+  clock.advance(600_000);
   const refreshed = await obtain(a, credentials, upstream, clock, { forceRefresh: true });
   assert.equal(refreshed.source, "upstream");
   assert.notEqual(refreshed.token.accessToken, original.token.accessToken);
   // B's local copy is still usable for an ordinary caller: served as is.
   assert.equal((await obtain(b, credentials, upstream, clock)).token.accessToken, original.token.accessToken);
-  // A caller for whom it is not (it needs a token issued since the refresh) gets A's from Redis.
-  const picked = await obtain(b, credentials, upstream, clock, {
-    isUsable: (token) => token.issuedAtMs >= refreshedAt,
-  });
-  assert.deepEqual(picked, { token: refreshed.token, source: "cache" });
+  // A caller for whom it is not (it needs 55 minutes: only a token issued since the refresh has them)
+  // gets A's from Redis.
+  const picked = await obtain(b, credentials, upstream, clock, { minValiditySeconds: 3300 });
+  assert.equal(picked.token.accessToken, refreshed.token.accessToken);
+  assert.equal(picked.source, "joined");
   assert.equal(upstream.calls, 2);
 });
 
@@ -192,7 +217,7 @@ test("a crashed holder's lock expires and another replica proceeds", async () =>
   let waited = false;
   const cache = replicaCache(clock, { lockTtlMs: 300, onLockWait: () => (waited = true) });
   // A holder that died right after taking the lock: nobody will release it.
-  await redis.client.set(`${prefix}token-lock:${keyer.credentialKey(credentials)}`, "dead", "PX", 300);
+  await redis.client.set(`${prefix}token-lock:${credentials.lookupKey}`, "dead", "PX", 300);
   const result = await obtain(cache, credentials, upstream, clock);
   assert.equal(result.source, "upstream");
   assert.equal(waited, true);
@@ -228,9 +253,9 @@ test("an entry under another lookup key, or for other credentials, is a miss, no
   const a = replicaCache(clock);
   await obtain(a, victim, upstream, clock);
   // Someone with write access copies the victim's entry under the other caller's key.
-  const sealed = await redis.client.get(`${prefix}token:${keyer.credentialKey(victim)}`);
+  const sealed = await redis.client.get(`${prefix}token:${victim.lookupKey}`);
   assert.ok(sealed !== null);
-  await redis.client.set(`${prefix}token:${keyer.credentialKey(other)}`, sealed, "PX", 60_000);
+  await redis.client.set(`${prefix}token:${other.lookupKey}`, sealed, "PX", 60_000);
   const result = await obtain(replicaCache(clock), other, upstream, clock);
   assert.equal(result.source, "upstream");
   assert.equal(upstream.calls, 2);
@@ -249,7 +274,7 @@ test("with Redis unreachable, concurrent callers still share one fetch and the l
     assert.equal(upstream.calls, 1);
     assert.equal(results.filter((result) => result.source === "upstream").length, 1);
     assert.equal((await obtain(cache, credentials, upstream, clock)).source, "cache");
-    assert.equal(cache.size(), 1);
+    assert.equal(cache.store.size(), 1);
   } finally {
     await dead.close();
   }

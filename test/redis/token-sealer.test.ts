@@ -1,8 +1,19 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { TokenSealer } from "../../src/redis/token-sealer.js";
-import type { Credentials, IssuedToken } from "../../src/tokens/types.js";
+import { TokenSealer } from "../../src/stores/redis/token-sealer.js";
+import { Credential } from "../../src/tokens/credential.js";
+import type { IssuedToken } from "../../src/tokens/types.js";
+
+interface Credentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/** A handle as the keyer makes it, with the lookup key chosen by the test. */
+function credentialOf(lookupKey: string, credentials: Credentials): Credential {
+  return new Credential(credentials.clientId, credentials.clientSecret, lookupKey, "client-key");
+}
 
 const SERVER_KEY = randomBytes(32);
 const CREDENTIALS: Credentials = {
@@ -30,14 +41,14 @@ function flipBit(sealed: string, index: number): string {
 }
 
 test("a sealed token opens with the same credentials and lookup key, every field intact", () => {
-  const sealed = sealer.seal(LOOKUP_KEY, CREDENTIALS, TOKEN);
-  assert.deepEqual(sealer.open(LOOKUP_KEY, CREDENTIALS, sealed), TOKEN);
+  const sealed = sealer.seal(credentialOf(LOOKUP_KEY, CREDENTIALS), TOKEN);
+  assert.deepEqual(sealer.open(credentialOf(LOOKUP_KEY, CREDENTIALS), sealed), TOKEN);
   // A fresh IV each time: the same token never seals to the same text.
-  assert.notEqual(sealer.seal(LOOKUP_KEY, CREDENTIALS, TOKEN), sealed);
+  assert.notEqual(sealer.seal(credentialOf(LOOKUP_KEY, CREDENTIALS), TOKEN), sealed);
 });
 
 test("the sealed text holds nothing in clear: no token, clientId, secret, storage or scope", () => {
-  const sealed = sealer.seal(LOOKUP_KEY, CREDENTIALS, TOKEN);
+  const sealed = sealer.seal(credentialOf(LOOKUP_KEY, CREDENTIALS), TOKEN);
   const raw = Buffer.from(sealed, "base64url");
   for (const secret of [
     TOKEN.accessToken,
@@ -53,35 +64,60 @@ test("the sealed text holds nothing in clear: no token, clientId, secret, storag
 });
 
 test("a wrong secret, another clientId or another server key cannot open it", () => {
-  const sealed = sealer.seal(LOOKUP_KEY, CREDENTIALS, TOKEN);
+  const sealed = sealer.seal(credentialOf(LOOKUP_KEY, CREDENTIALS), TOKEN);
   assert.equal(
-    sealer.open(LOOKUP_KEY, { ...CREDENTIALS, clientSecret: `${CREDENTIALS.clientSecret}x` }, sealed),
+    sealer.open(
+      credentialOf(LOOKUP_KEY, { ...CREDENTIALS, clientSecret: `${CREDENTIALS.clientSecret}x` }),
+      sealed,
+    ),
     undefined,
   );
-  assert.equal(sealer.open(LOOKUP_KEY, { ...CREDENTIALS, clientId: "another-client" }, sealed), undefined);
-  assert.equal(new TokenSealer(randomBytes(32)).open(LOOKUP_KEY, CREDENTIALS, sealed), undefined);
+  assert.equal(
+    sealer.open(credentialOf(LOOKUP_KEY, { ...CREDENTIALS, clientId: "another-client" }), sealed),
+    undefined,
+  );
+  assert.equal(
+    new TokenSealer(randomBytes(32)).open(credentialOf(LOOKUP_KEY, CREDENTIALS), sealed),
+    undefined,
+  );
 });
 
 test("the key derivation is length-prefixed: (ab, c) does not open what (a, bc) sealed", () => {
-  const sealed = sealer.seal(LOOKUP_KEY, { clientId: "a", clientSecret: "bc" }, TOKEN);
-  assert.equal(sealer.open(LOOKUP_KEY, { clientId: "ab", clientSecret: "c" }, sealed), undefined);
-  assert.deepEqual(sealer.open(LOOKUP_KEY, { clientId: "a", clientSecret: "bc" }, sealed), TOKEN);
+  const sealed = sealer.seal(credentialOf(LOOKUP_KEY, { clientId: "a", clientSecret: "bc" }), TOKEN);
+  assert.equal(
+    sealer.open(credentialOf(LOOKUP_KEY, { clientId: "ab", clientSecret: "c" }), sealed),
+    undefined,
+  );
+  assert.deepEqual(
+    sealer.open(credentialOf(LOOKUP_KEY, { clientId: "a", clientSecret: "bc" }), sealed),
+    TOKEN,
+  );
 });
 
 test("an entry moved under another lookup key does not open (AAD mismatch)", () => {
-  const sealed = sealer.seal(LOOKUP_KEY, CREDENTIALS, TOKEN);
-  assert.equal(sealer.open(`${LOOKUP_KEY}2`, CREDENTIALS, sealed), undefined);
-  assert.equal(sealer.open("", CREDENTIALS, sealed), undefined);
+  const sealed = sealer.seal(credentialOf(LOOKUP_KEY, CREDENTIALS), TOKEN);
+  assert.equal(sealer.open(credentialOf(`${LOOKUP_KEY}2`, CREDENTIALS), sealed), undefined);
+  assert.equal(sealer.open(credentialOf("", CREDENTIALS), sealed), undefined);
 });
 
 test("tampering with any part is detected: format byte, IV, tag, ciphertext, length", () => {
-  const sealed = sealer.seal(LOOKUP_KEY, CREDENTIALS, TOKEN);
+  const sealed = sealer.seal(credentialOf(LOOKUP_KEY, CREDENTIALS), TOKEN);
   for (const index of [0, 1, 12, 13, 28, 29, 40, -1]) {
-    assert.equal(sealer.open(LOOKUP_KEY, CREDENTIALS, flipBit(sealed, index)), undefined, `bit at ${index}`);
+    assert.equal(
+      sealer.open(credentialOf(LOOKUP_KEY, CREDENTIALS), flipBit(sealed, index)),
+      undefined,
+      `bit at ${index}`,
+    );
   }
   const bytes = Buffer.from(sealed, "base64url");
-  assert.equal(sealer.open(LOOKUP_KEY, CREDENTIALS, bytes.subarray(0, -1).toString("base64url")), undefined);
-  assert.equal(sealer.open(LOOKUP_KEY, CREDENTIALS, bytes.subarray(0, 29).toString("base64url")), undefined);
-  assert.equal(sealer.open(LOOKUP_KEY, CREDENTIALS, ""), undefined);
-  assert.equal(sealer.open(LOOKUP_KEY, CREDENTIALS, "not base64 at all!"), undefined);
+  assert.equal(
+    sealer.open(credentialOf(LOOKUP_KEY, CREDENTIALS), bytes.subarray(0, -1).toString("base64url")),
+    undefined,
+  );
+  assert.equal(
+    sealer.open(credentialOf(LOOKUP_KEY, CREDENTIALS), bytes.subarray(0, 29).toString("base64url")),
+    undefined,
+  );
+  assert.equal(sealer.open(credentialOf(LOOKUP_KEY, CREDENTIALS), ""), undefined);
+  assert.equal(sealer.open(credentialOf(LOOKUP_KEY, CREDENTIALS), "not base64 at all!"), undefined);
 });

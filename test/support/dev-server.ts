@@ -4,7 +4,7 @@
  * `demo-client-secret`. Any real-upstream setting in the environment is overridden.
  */
 import { createApp } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import { FakeAspose } from "./fake-aspose.js";
@@ -14,9 +14,9 @@ export const DEMO_CLIENT_SECRET = "demo-client-secret";
 
 const fake = await FakeAspose.start({ clients: { [DEMO_CLIENT_ID]: DEMO_CLIENT_SECRET } });
 const config = loadConfig({ ...process.env, NODE_ENV: "development", ASPOSE_BASE_URL: fake.url });
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.telemetry.logLevel);
 const app = createApp({ config, logger, metrics: new ServiceMetrics({ defaultMetrics: true }) });
-const address = await app.listen(config.port, config.host);
+const address = await app.listen(config.server.port, config.server.host);
 const url = `http://localhost:${address.port}/graphql`;
 logger.info(
   { fakeAspose: fake.url },
@@ -25,7 +25,7 @@ logger.info(
 );
 
 const stop = async (): Promise<void> => {
-  await app.shutdown(config.shutdownTimeoutMs);
+  await app.shutdown(config.server.shutdownTimeoutMs);
   await fake.close();
   process.exit(0);
 };

@@ -6,12 +6,12 @@ import { Writable } from "node:stream";
 import type { TestContext } from "node:test";
 import { ClientError, GraphQLClient } from "graphql-request";
 import { type App, createApp } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
-import type { AttemptLimiter } from "../../src/limits/attempt-limiter.js";
+import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
-import type { TokenCache } from "../../src/tokens/token-cache.js";
+import { createStores } from "../../src/stores/index.js";
 import { FakeAspose, type FakeAsposeOptions } from "./fake-aspose.js";
+import { ObservedTokenStore } from "./observed-store.js";
 
 export const CLIENT_ID = "0f6c2a51-4c5e-4f3a-9d33-5b1c2f0e9a77";
 export const CLIENT_SECRET = "9b1e7c4d2a8f4e6b8c0d1f2a3b4c5d6e";
@@ -36,13 +36,13 @@ export interface HarnessOptions {
   readonly env?: Record<string, string>;
   readonly clock?: TestClock;
   readonly fake?: FakeAsposeOptions;
-  readonly tokenCache?: TokenCache;
-  readonly limiter?: AttemptLimiter;
 }
 
 export interface Harness {
   readonly fake: FakeAspose;
   readonly app: App;
+  /** The app's real token store, observed: a test can await lookups (see ObservedTokenStore). */
+  readonly store: ObservedTokenStore;
   readonly metrics: ServiceMetrics;
   readonly url: string;
   readonly origin: string;
@@ -79,15 +79,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       callback();
     },
   });
-  const logger = createLogger(config.logLevel, sink);
+  const logger = createLogger(config.telemetry.logLevel, sink);
   const metrics = new ServiceMetrics({ defaultMetrics: false });
+  const stores = createStores({ config, logger, metrics, clock: clock.now });
+  const store = new ObservedTokenStore(stores.tokenStore);
   const app = createApp({
     config,
     logger,
     metrics,
     clock: clock.now,
-    tokenCache: options.tokenCache,
-    limiter: options.limiter,
+    stores: { ...stores, tokenStore: store },
   });
   const address = await app.listen(0, "127.0.0.1");
   const origin = `http://127.0.0.1:${address.port}`;
@@ -95,6 +96,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   return {
     fake,
     app,
+    store,
     metrics,
     url,
     origin,

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
-import { RedisHealth } from "../../src/redis/redis-health.js";
+import { RedisHealth } from "../../src/stores/redis/redis-health.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 

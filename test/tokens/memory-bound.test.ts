@@ -1,123 +1,78 @@
 /**
- * The in-memory cache's two bounds, on the real MemoryTokenCache: entry count (LRU) and each token's own
+ * The in-memory store's two bounds, on the real MemoryTokenStore: entry count (LRU) and each token's own
  * expiry, the latter driven by the injected clock.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MemoryTokenCache } from "../../src/tokens/memory-token-cache.js";
-import type { ObtainRequest } from "../../src/tokens/token-cache.js";
+import { MemoryTokenStore } from "../../src/stores/memory/memory-token-store.js";
+import { type Credential, CredentialKeyer } from "../../src/tokens/credential.js";
 import type { IssuedToken } from "../../src/tokens/types.js";
 import { TestClock } from "../support/harness.js";
 
 const HOUR = 3_600_000;
+const keyer = new CredentialKeyer(Buffer.alloc(32, 3), "http://127.0.0.1/connect/token");
 
-/** A request whose fetch mints a one-hour token and counts itself; `isUsable` accepts anything. */
-function requestFor(key: string, clock: TestClock, counter: { fetches: number }): ObtainRequest {
+function credential(name: string): Credential {
+  return keyer.credential(name, "secret");
+}
+
+function tokenAt(now: number, name: string): IssuedToken {
   return {
-    key,
-    credentials: { clientId: key, clientSecret: "secret" },
-    forceRefresh: false,
-    // Accept any stored token: what is served must then be bounded by the cache itself.
-    isUsable: () => true,
-    fetch: async (): Promise<IssuedToken> => {
-      counter.fetches++;
-      const now = clock.now();
-      return {
-        accessToken: `token-${key}-${counter.fetches}`,
-        tokenType: "Bearer",
-        issuedAtMs: now,
-        expiresAtMs: now + HOUR,
-        scopes: [],
-        defaultStorage: null,
-      };
-    },
+    accessToken: `token-${name}`,
+    tokenType: "Bearer",
+    issuedAtMs: now,
+    expiresAtMs: now + HOUR,
+    scopes: [],
+    defaultStorage: null,
   };
 }
 
 test("100,000 distinct credentials never hold more than maxEntries tokens", { timeout: 60_000 }, async () => {
   const clock = new TestClock();
-  const cache = new MemoryTokenCache({ maxEntries: 1000, clock: clock.now });
-  const counter = { fetches: 0 };
+  const store = new MemoryTokenStore({ maxEntries: 1000, clock: clock.now });
   let largest = 0;
   for (let i = 0; i < 100_000; i++) {
-    const result = await cache.obtain(requestFor(`key-${i}`, clock, counter));
-    assert.equal(result.source, "upstream");
-    const size = cache.size();
+    await store.put(credential(`key-${i}`), tokenAt(clock.now(), `${i}`), HOUR);
+    const size = store.size();
     if (size > largest) largest = size;
     if (size > 1000) assert.fail(`size ${size} exceeds maxEntries after ${i + 1} keys`);
   }
   assert.equal(largest, 1000);
-  assert.equal(cache.size(), 1000);
-  assert.equal(counter.fetches, 100_000);
 
-  // The most recent keys are still held; the oldest were pushed out and must be fetched again.
-  const recent = await cache.obtain(requestFor("key-99999", clock, counter));
-  assert.equal(recent.source, "cache");
-  const oldest = await cache.obtain(requestFor("key-0", clock, counter));
-  assert.equal(oldest.source, "upstream");
-  assert.equal(counter.fetches, 100_001);
-  assert.equal(cache.size(), 1000);
-  await cache.close();
-  assert.equal(cache.size(), 0);
+  // The most recent keys are still held; the oldest were pushed out.
+  assert.equal((await store.get(credential("key-99999")))?.token.accessToken, "token-99999");
+  assert.equal(await store.get(credential("key-0")), undefined);
+  await store.close();
+  assert.equal(store.size(), 0);
 });
 
-test("a token is served until its expiry and never after it, even when the caller would accept it", async () => {
+test("a token is held until its expiry and never after it", async () => {
   const clock = new TestClock();
-  const cache = new MemoryTokenCache({ maxEntries: 1000, clock: clock.now });
-  const counter = { fetches: 0 };
-
-  const first = await cache.obtain(requestFor("k", clock, counter));
-  assert.equal(first.source, "upstream");
+  const store = new MemoryTokenStore({ maxEntries: 1000, clock: clock.now });
+  const token = tokenAt(clock.now(), "k");
+  await store.put(credential("k"), token, HOUR);
   clock.advance(HOUR - 1);
-  const stillValid = await cache.obtain(requestFor("k", clock, counter));
-  assert.equal(stillValid.source, "cache");
-  assert.equal(stillValid.token.accessToken, first.token.accessToken);
-
+  assert.equal((await store.get(credential("k")))?.token, token);
   clock.advance(2);
-  const afterExpiry = await cache.obtain(requestFor("k", clock, counter));
-  assert.equal(afterExpiry.source, "upstream");
-  assert.notEqual(afterExpiry.token.accessToken, first.token.accessToken);
-  assert.equal(counter.fetches, 2);
-  assert.equal(cache.size(), 1);
+  assert.equal(await store.get(credential("k")), undefined);
 });
 
-test("expired entries of other keys are not served either, and do not outlive their expiry", async () => {
+test("expired entries of other keys are not returned either", async () => {
   const clock = new TestClock();
-  const cache = new MemoryTokenCache({ maxEntries: 1000, clock: clock.now });
-  const counter = { fetches: 0 };
-  for (let i = 0; i < 10; i++) await cache.obtain(requestFor(`k${i}`, clock, counter));
+  const store = new MemoryTokenStore({ maxEntries: 1000, clock: clock.now });
+  for (let i = 0; i < 10; i++) await store.put(credential(`k${i}`), tokenAt(clock.now(), `${i}`), HOUR);
   clock.advance(HOUR + 1);
-  for (let i = 0; i < 10; i++) {
-    const result = await cache.obtain(requestFor(`k${i}`, clock, counter));
-    assert.equal(result.source, "upstream", `k${i} was served after its expiry`);
-  }
-  assert.equal(counter.fetches, 20);
+  for (let i = 0; i < 10; i++)
+    assert.equal(await store.get(credential(`k${i}`)), undefined, `k${i} after expiry`);
 });
 
-test("a token already expired when fetched is returned but not stored", async () => {
+test("an entry with no time left is not stored, and a store of 0 entries stores nothing", async () => {
   const clock = new TestClock();
-  const cache = new MemoryTokenCache({ maxEntries: 1000, clock: clock.now });
-  let fetches = 0;
-  const request: ObtainRequest = {
-    key: "k",
-    credentials: { clientId: "id", clientSecret: "secret" },
-    forceRefresh: false,
-    isUsable: () => true,
-    fetch: async () => {
-      fetches++;
-      const now = clock.now();
-      return {
-        accessToken: "t",
-        tokenType: "Bearer",
-        issuedAtMs: now,
-        expiresAtMs: now,
-        scopes: [],
-        defaultStorage: null,
-      };
-    },
-  };
-  assert.equal((await cache.obtain(request)).source, "upstream");
-  assert.equal(cache.size(), 0);
-  assert.equal((await cache.obtain(request)).source, "upstream");
-  assert.equal(fetches, 2);
+  const store = new MemoryTokenStore({ maxEntries: 1000, clock: clock.now });
+  await store.put(credential("k"), tokenAt(clock.now(), "k"), 0);
+  assert.equal(store.size(), 0);
+  const off = new MemoryTokenStore({ maxEntries: 0, clock: clock.now });
+  await off.put(credential("k"), tokenAt(clock.now(), "k"), HOUR);
+  assert.equal(await off.get(credential("k")), undefined);
+  assert.equal(off.size(), 0);
 });

@@ -4,9 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { MemoryTokenCache, type MemoryTokenCacheOptions } from "../../src/tokens/memory-token-cache.js";
 import { SingleFlight } from "../../src/tokens/single-flight.js";
-import type { ObtainRequest, ObtainResult } from "../../src/tokens/token-cache.js";
 import {
   type AccessTokenFields,
   CLIENT_SECRET,
@@ -17,38 +15,7 @@ import {
   startHarness,
   TestClock,
 } from "../support/harness.js";
-
-/**
- * The real MemoryTokenCache, observed: counts the callers that have entered `obtain`, so a test knows
- * when every concurrent request has reached the cache (and so joined the flight) before releasing it.
- */
-class ObservedTokenCache extends MemoryTokenCache {
-  #entered = 0;
-  readonly #waiters = new Set<{ n: number; resolve: () => void }>();
-
-  constructor(options: MemoryTokenCacheOptions) {
-    super(options);
-  }
-
-  override obtain(request: ObtainRequest): Promise<ObtainResult> {
-    // The real obtain runs synchronously up to joining (or starting) the flight; count after it.
-    const result = super.obtain(request);
-    this.#entered++;
-    for (const waiter of this.#waiters) {
-      if (this.#entered >= waiter.n) {
-        this.#waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
-    return result;
-  }
-
-  /** Resolves once `n` callers have entered obtain. */
-  entered(n: number): Promise<void> {
-    if (this.#entered >= n) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.add({ n, resolve }));
-  }
-}
+import type { ObservedTokenStore } from "../support/observed-store.js";
 
 /**
  * The harness gives each upstream attempt 2 s of real time; a held request must outlive however long
@@ -68,7 +35,7 @@ function served(result: Answer): AccessTokenFields {
 /** Fires `n` concurrent accessToken requests while the fake holds the upstream, releasing it once all joined. */
 async function concurrentWhileHeld(
   harness: Harness,
-  cache: ObservedTokenCache,
+  cache: ObservedTokenStore,
   n: number,
 ): Promise<Answer[]> {
   const release = harness.fake.hold();
@@ -163,11 +130,10 @@ describe("single flight through the service", () => {
     timeout: 180_000,
   }, async (t) => {
     const clock = new TestClock();
-    const cache = new ObservedTokenCache({ maxEntries: 10_000, clock: clock.now });
-    const harness = await startHarness({ clock, tokenCache: cache, env: PATIENT_UPSTREAM });
+    const harness = await startHarness({ clock, env: PATIENT_UPSTREAM });
     t.after(() => harness.close());
 
-    const answers = await concurrentWhileHeld(harness, cache, 1000);
+    const answers = await concurrentWhileHeld(harness, harness.store, 1000);
 
     assert.equal(harness.fake.totalTokenRequests, 1);
     const tokens = answers.map(served);
@@ -194,17 +160,15 @@ describe("single flight through the service", () => {
     timeout: 120_000,
   }, async (t) => {
     const clock = new TestClock();
-    const cache = new ObservedTokenCache({ maxEntries: 10_000, clock: clock.now });
     // No retries, so the one shared call is exactly one upstream request.
     const harness = await startHarness({
       clock,
-      tokenCache: cache,
       env: { ...PATIENT_UPSTREAM, ASPOSE_RETRY_LIMIT: "0" },
     });
     t.after(() => harness.close());
     harness.fake.setFault({ kind: "status", status: 503 });
 
-    const answers = await concurrentWhileHeld(harness, cache, 100);
+    const answers = await concurrentWhileHeld(harness, harness.store, 100);
 
     assert.equal(harness.fake.totalTokenRequests, 1);
     for (const answer of answers) {
@@ -212,7 +176,7 @@ describe("single flight through the service", () => {
       assert.equal(answer.errors?.length, 1);
       assert.equal(answer.errors?.[0]?.extensions?.code, "UPSTREAM_UNAVAILABLE");
     }
-    assert.equal(cache.size(), 0);
+    assert.equal(harness.store.size(), 0);
 
     harness.fake.setFault(undefined);
     const next = served(await requestToken(harness));
@@ -235,7 +199,7 @@ describe("single flight through the service", () => {
       assert.equal(harness.fake.totalTokenRequests, i);
       tokens.push(token.accessToken);
     }
-    assert.equal(harness.app.tokenCache.size(), 0);
+    assert.equal(harness.app.stores.tokenStore.size(), 0);
     assertNoLeaks(harness, tokens);
   });
 
@@ -243,16 +207,13 @@ describe("single flight through the service", () => {
     timeout: 120_000,
   }, async (t) => {
     const clock = new TestClock();
-    // What createApp builds for TOKEN_CACHE=off (maxEntries 0), observed so the test knows when all joined.
-    const cache = new ObservedTokenCache({ maxEntries: 0, clock: clock.now });
     const harness = await startHarness({
       clock,
-      tokenCache: cache,
       env: { ...PATIENT_UPSTREAM, TOKEN_CACHE: "off" },
     });
     t.after(() => harness.close());
 
-    const answers = await concurrentWhileHeld(harness, cache, 50);
+    const answers = await concurrentWhileHeld(harness, harness.store, 50);
 
     assert.equal(harness.fake.totalTokenRequests, 1);
     const tokens = answers.map(served);
@@ -262,7 +223,7 @@ describe("single flight through the service", () => {
       assert.equal(token.accessToken, first.accessToken);
       assert.equal(token.fromCache, false);
     }
-    assert.equal(cache.size(), 0);
+    assert.equal(harness.store.size(), 0);
 
     const next = served(await requestToken(harness));
     assert.equal(next.fromCache, false);

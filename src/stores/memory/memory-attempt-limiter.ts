@@ -1,17 +1,15 @@
 import { LRUCache } from "lru-cache";
-import type { Clock } from "../tokens/types.js";
 import {
   type AttemptLimiter,
+  type LockoutListener,
   type LockoutPolicy,
   lockedSeconds,
   newSubjectState,
   type ReserveResult,
   recordFailure,
   type SubjectState,
-} from "./attempt-limiter.js";
-
-/** Called when a subject becomes locked out (metrics count lockouts). */
-export type LockoutListener = (subject: "client" | "address") => void;
+} from "../../limits/attempt-limiter.js";
+import type { Clock } from "../../tokens/types.js";
 
 // Attempts in flight already reach the threshold: the caller waits briefly for them to settle.
 const PENDING_RETRY_SECONDS = 1;

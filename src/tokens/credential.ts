@@ -1,6 +1,41 @@
 import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import type { Credentials } from "./types.js";
+
+/**
+ * One caller's credentials after parsing: every key derived once, and the secret held privately.
+ * Everything past the parser carries this handle; the secret in clear is read only where the form
+ * body is built (the issuer) and where sealing keys are derived (a shared store), through
+ * `exposeSecret()`, so a search for that name finds every place that sees it.
+ */
+export class Credential {
+  readonly clientId: string;
+  /** HMAC of the token URL, clientId and clientSecret: the cache key, never reversible. */
+  readonly lookupKey: string;
+  /** HMAC of the clientId alone: the brute-force counter key. */
+  readonly clientKey: string;
+  readonly #secret: string;
+
+  constructor(clientId: string, secret: string, lookupKey: string, clientKey: string) {
+    this.clientId = clientId;
+    this.#secret = secret;
+    this.lookupKey = lookupKey;
+    this.clientKey = clientKey;
+  }
+
+  /** The clientSecret in clear: for the upstream form body and sealing-key derivation only. */
+  exposeSecret(): string {
+    return this.#secret;
+  }
+
+  /** Never the secret, whatever serialises this object (a logger, JSON.stringify, util.inspect). */
+  toJSON(): { clientId: string } {
+    return { clientId: this.clientId };
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `Credential(${this.clientId.length} char id)`;
+  }
+}
 
 /**
  * Derives the keys under which tokens and attempt counters are kept. HMAC-SHA256 under a server-side
@@ -12,8 +47,6 @@ export class CredentialKeyer {
   // against 2.5 µs on Node 24, measured on the hit path).
   readonly #key: KeyObject;
   readonly #scope: string;
-  // The per-request loader and the token service both need a request's key: derive it once.
-  readonly #derived = new WeakMap<Credentials, string>();
   readonly #clientKeys = new LRUCache<string, string>({ max: 10_000 });
   readonly #addressKeys = new LRUCache<string, string>({ max: 10_000 });
 
@@ -22,17 +55,12 @@ export class CredentialKeyer {
     this.#scope = `${tokenUrl.length}:${tokenUrl}`;
   }
 
-  /** The cache key for a clientId AND clientSecret pair. */
-  credentialKey(credentials: Credentials): string {
-    const known = this.#derived.get(credentials);
-    if (known !== undefined) return known;
-    const key = createHmac("sha256", this.#key)
-      .update(
-        `cred|${this.#scope}|${credentials.clientId.length}:${credentials.clientId}|${credentials.clientSecret}`,
-      )
+  /** The handle for validated credentials; the only place the pair is keyed. */
+  credential(clientId: string, clientSecret: string): Credential {
+    const lookupKey = createHmac("sha256", this.#key)
+      .update(`cred|${this.#scope}|${clientId.length}:${clientId}|${clientSecret}`)
       .digest("base64url");
-    this.#derived.set(credentials, key);
-    return key;
+    return new Credential(clientId, clientSecret, lookupKey, this.clientKey(clientId));
   }
 
   /** The counter key for a clientId alone (brute-force accounting), never the id in clear. */

@@ -3,11 +3,12 @@ import { LRUCache } from "lru-cache";
 import type {
   AttemptLimiter,
   AttemptReservation,
+  LockoutListener,
   LockoutPolicy,
   ReserveResult,
-} from "../limits/attempt-limiter.js";
-import type { LockoutListener, MemoryAttemptLimiter } from "../limits/memory-attempt-limiter.js";
-import type { Clock } from "../tokens/types.js";
+} from "../../limits/attempt-limiter.js";
+import type { Clock } from "../../tokens/types.js";
+import type { MemoryAttemptLimiter } from "../memory/memory-attempt-limiter.js";
 import { LuaScript } from "./lua-script.js";
 import type { RedisHealth } from "./redis-health.js";
 

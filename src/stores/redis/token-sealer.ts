@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
-import type { Credentials, IssuedToken } from "../tokens/types.js";
+import type { Credential } from "../../tokens/credential.js";
+import type { IssuedToken } from "../../tokens/types.js";
 
 // The format byte leads every sealed entry, so a later format can be told apart and refused cleanly.
 const FORMAT_V1 = 1;
@@ -25,13 +26,13 @@ export class TokenSealer {
     this.#salt = createHmac("sha256", serverKey).update(SALT_LABEL).digest();
   }
 
-  /** The sealed entry (base64url text) for `token`, stored under `lookupKey`. */
-  seal(lookupKey: string, credentials: Credentials, token: IssuedToken): string {
+  /** The sealed entry (base64url text) for `token`, stored under the credential's lookup key. */
+  seal(credential: Credential, token: IssuedToken): string {
     const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.#entryKey(credentials), iv, {
+    const cipher = createCipheriv("aes-256-gcm", this.#entryKey(credential), iv, {
       authTagLength: TAG_BYTES,
     });
-    cipher.setAAD(aad(lookupKey));
+    cipher.setAAD(aad(credential.lookupKey));
     const plaintext = Buffer.from(
       JSON.stringify({
         accessToken: token.accessToken,
@@ -52,17 +53,17 @@ export class TokenSealer {
    * server key, another lookup key, tampering, or not an entry at all. Callers treat all of these as a
    * miss, so the reason is not told apart.
    */
-  open(lookupKey: string, credentials: Credentials, sealed: string): IssuedToken | undefined {
+  open(credential: Credential, sealed: string): IssuedToken | undefined {
     const bytes = Buffer.from(sealed, "base64url");
     if (bytes.length <= HEADER_BYTES || bytes[0] !== FORMAT_V1) return undefined;
     const iv = bytes.subarray(1, 1 + IV_BYTES);
     const tag = bytes.subarray(1 + IV_BYTES, HEADER_BYTES);
     let plaintext: string;
     try {
-      const decipher = createDecipheriv("aes-256-gcm", this.#entryKey(credentials), iv, {
+      const decipher = createDecipheriv("aes-256-gcm", this.#entryKey(credential), iv, {
         authTagLength: TAG_BYTES,
       });
-      decipher.setAAD(aad(lookupKey));
+      decipher.setAAD(aad(credential.lookupKey));
       decipher.setAuthTag(tag);
       plaintext = Buffer.concat([decipher.update(bytes.subarray(HEADER_BYTES)), decipher.final()]).toString(
         "utf8",
@@ -73,10 +74,11 @@ export class TokenSealer {
     return parseToken(plaintext);
   }
 
-  #entryKey(credentials: Credentials): Buffer {
+  // One of the places the secret is read in clear: the sealing key is derived from it.
+  #entryKey(credential: Credential): Buffer {
     // Byte lengths are prefixed so that ("ab","c") and ("a","bc") derive different keys.
-    const id = Buffer.from(credentials.clientId, "utf8");
-    const secret = Buffer.from(credentials.clientSecret, "utf8");
+    const id = Buffer.from(credential.clientId, "utf8");
+    const secret = Buffer.from(credential.exposeSecret(), "utf8");
     const ikm = Buffer.concat([uint32(id.length), id, uint32(secret.length), secret]);
     return Buffer.from(hkdfSync("sha256", ikm, this.#salt, HKDF_INFO, 32));
   }

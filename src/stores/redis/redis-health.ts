@@ -1,6 +1,5 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { SharedStoreStatus } from "../app.js";
 
 /** The shared store operations that fall back to local state when Redis cannot answer. */
 export type SharedStoreOperation = "token_read" | "token_write" | "lock" | "limiter";
@@ -37,7 +36,7 @@ export interface RedisHealthOptions {
  * timeout); it is back when the client reconnects or a probe PING answers. Each outage is logged once
  * when it starts and once when it ends.
  */
-export class RedisHealth implements SharedStoreStatus {
+export class RedisHealth {
   readonly name = "redis";
   readonly client: Redis;
   readonly #logger: Logger;

@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { CredentialKeyer } from "../../src/tokens/credential-key.js";
+import { CredentialKeyer } from "../../src/tokens/credential.js";
+
+/** The keyer's arguments for a credential pair. */
+function pair(credentials: { clientId: string; clientSecret: string }): [string, string] {
+  return [credentials.clientId, credentials.clientSecret];
+}
 
 const HMAC_KEY = Buffer.alloc(32, 7);
 const OTHER_HMAC_KEY = Buffer.alloc(32, 8);
@@ -15,25 +20,29 @@ const SECRET = "9b1e7c4d2a8f4e6b8c0d1f2a3b4c5d6e";
 
 const keyer = new CredentialKeyer(HMAC_KEY, TOKEN_URL);
 
-describe("credentialKey", () => {
+describe("lookupKey", () => {
   test("is stable for the same inputs", () => {
     const again = new CredentialKeyer(Buffer.from(HMAC_KEY), TOKEN_URL);
     assert.equal(
-      keyer.credentialKey({ clientId: ID, clientSecret: SECRET }),
-      again.credentialKey({ clientId: ID, clientSecret: SECRET }),
+      keyer.credential(...pair({ clientId: ID, clientSecret: SECRET })).lookupKey,
+      again.credential(...pair({ clientId: ID, clientSecret: SECRET })).lookupKey,
     );
   });
 
   test("changes with the secret, the id, the token URL and the HMAC key", () => {
-    const base = keyer.credentialKey({ clientId: ID, clientSecret: SECRET });
+    const base = keyer.credential(...pair({ clientId: ID, clientSecret: SECRET })).lookupKey;
     const variants = [
-      keyer.credentialKey({ clientId: ID, clientSecret: `${SECRET}x` }),
-      keyer.credentialKey({ clientId: `${ID}x`, clientSecret: SECRET }),
-      new CredentialKeyer(HMAC_KEY, "https://id.aspose.cloud/connect/token").credentialKey({
-        clientId: ID,
-        clientSecret: SECRET,
-      }),
-      new CredentialKeyer(OTHER_HMAC_KEY, TOKEN_URL).credentialKey({ clientId: ID, clientSecret: SECRET }),
+      keyer.credential(...pair({ clientId: ID, clientSecret: `${SECRET}x` })).lookupKey,
+      keyer.credential(...pair({ clientId: `${ID}x`, clientSecret: SECRET })).lookupKey,
+      new CredentialKeyer(HMAC_KEY, "https://id.aspose.cloud/connect/token").credential(
+        ...pair({
+          clientId: ID,
+          clientSecret: SECRET,
+        }),
+      ).lookupKey,
+      new CredentialKeyer(OTHER_HMAC_KEY, TOKEN_URL).credential(
+        ...pair({ clientId: ID, clientSecret: SECRET }),
+      ).lookupKey,
     ];
     assert.equal(new Set([base, ...variants]).size, 1 + variants.length);
   });
@@ -47,19 +56,25 @@ describe("credentialKey", () => {
       ["1:a", "b"],
       ["", "1:ab"],
     ];
-    const keys = pairs.map(([clientId, clientSecret]) => keyer.credentialKey({ clientId, clientSecret }));
+    const keys = pairs.map(
+      ([clientId, clientSecret]) => keyer.credential(...pair({ clientId, clientSecret })).lookupKey,
+    );
     assert.equal(new Set(keys).size, pairs.length);
   });
 
   test("the token URL and the id cannot trade characters either", () => {
-    const a = new CredentialKeyer(HMAC_KEY, "https://x/a|1:b").credentialKey({
-      clientId: "c",
-      clientSecret: "s",
-    });
-    const b = new CredentialKeyer(HMAC_KEY, "https://x/a").credentialKey({
-      clientId: "b|1:c",
-      clientSecret: "s",
-    });
+    const a = new CredentialKeyer(HMAC_KEY, "https://x/a|1:b").credential(
+      ...pair({
+        clientId: "c",
+        clientSecret: "s",
+      }),
+    ).lookupKey;
+    const b = new CredentialKeyer(HMAC_KEY, "https://x/a").credential(
+      ...pair({
+        clientId: "b|1:c",
+        clientSecret: "s",
+      }),
+    ).lookupKey;
     assert.notEqual(a, b);
   });
 
@@ -68,8 +83,8 @@ describe("credentialKey", () => {
       fc.property(fc.string(), fc.string(), fc.string(), fc.string(), (id1, secret1, id2, secret2) => {
         fc.pre(id1 !== id2 || secret1 !== secret2);
         return (
-          keyer.credentialKey({ clientId: id1, clientSecret: secret1 }) !==
-          keyer.credentialKey({ clientId: id2, clientSecret: secret2 })
+          keyer.credential(...pair({ clientId: id1, clientSecret: secret1 })).lookupKey !==
+          keyer.credential(...pair({ clientId: id2, clientSecret: secret2 })).lookupKey
         );
       }),
       { numRuns: 2000 },
@@ -77,7 +92,7 @@ describe("credentialKey", () => {
   });
 
   test("contains neither the id nor the secret, in clear or encoded", () => {
-    const key = keyer.credentialKey({ clientId: ID, clientSecret: SECRET });
+    const key = keyer.credential(...pair({ clientId: ID, clientSecret: SECRET })).lookupKey;
     assert.match(key, /^[A-Za-z0-9_-]{43}$/); // a base64url SHA-256 digest, nothing more
     for (const value of [ID, SECRET]) {
       for (const form of [
@@ -99,7 +114,7 @@ describe("clientKey and addressKey", () => {
     assert.notEqual(clientKey, keyer.clientKey(`${ID}x`));
     assert.notEqual(clientKey, new CredentialKeyer(OTHER_HMAC_KEY, TOKEN_URL).clientKey(ID));
     assert.equal(clientKey.includes(ID), false);
-    assert.notEqual(clientKey, keyer.credentialKey({ clientId: ID, clientSecret: "" }));
+    assert.notEqual(clientKey, keyer.credential(...pair({ clientId: ID, clientSecret: "" })).lookupKey);
   });
 
   test("an addressKey hides the address and differs from a clientKey of the same text", () => {

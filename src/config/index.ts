@@ -1,0 +1,57 @@
+/**
+ * The service's configuration: read from the environment once at start-up, validated, frozen. Each
+ * room has its own section and reader over one shared parser (parse.ts); a bad value stops start-up
+ * with a message that names the variable. Every variable is listed, with its default, in
+ * `.env.example` and the README.
+ */
+import { type LimitsConfig, limitsConfig } from "./limits.js";
+import { ConfigError, type Env } from "./parse.js";
+import { type ServerConfig, serverConfig } from "./server.js";
+import { type StoreConfig, storeConfig } from "./store.js";
+import { type TelemetryConfig, telemetryConfig } from "./telemetry.js";
+import { type TokensConfig, tokensConfig } from "./tokens.js";
+import { type UpstreamConfig, upstreamConfig } from "./upstream.js";
+
+export type { LimitsConfig, LockoutConfig } from "./limits.js";
+export { ConfigError, type Env } from "./parse.js";
+export type { NodeEnv, ServerConfig } from "./server.js";
+export type { StoreConfig } from "./store.js";
+export type { LogLevel, TelemetryConfig } from "./telemetry.js";
+export type { TokensConfig } from "./tokens.js";
+export type { UpstreamConfig } from "./upstream.js";
+
+export interface Config {
+  readonly server: ServerConfig;
+  readonly upstream: UpstreamConfig;
+  readonly tokens: TokensConfig;
+  readonly limits: LimitsConfig;
+  readonly store: StoreConfig;
+  readonly telemetry: TelemetryConfig;
+}
+
+/** Parses and validates the environment into a frozen Config. */
+export function loadConfig(env: Env): Config {
+  const config: Config = {
+    server: serverConfig(env),
+    upstream: upstreamConfig(env),
+    tokens: tokensConfig(env),
+    limits: limitsConfig(env),
+    store: storeConfig(env),
+    telemetry: telemetryConfig(env),
+  };
+  // Replicas sharing a store must derive the same credential keys (and sealing salt): a random
+  // per-process key would make every replica's entries unreadable to the others.
+  if (config.store.kind !== "memory" && config.tokens.keySource === "random") {
+    throw new ConfigError(
+      "TOKEN_CACHE_KEY must be set when REDIS_URL is set (every replica needs the same one)",
+    );
+  }
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (typeof child === "object" && child !== null && !Buffer.isBuffer(child)) deepFreeze(child);
+  }
+  return Object.freeze(value);
+}

@@ -1,0 +1,112 @@
+/**
+ * The one place that turns Config into the stores the token service runs on: the token store and the
+ * attempt limiter, in memory or shared through Redis. main.ts, the dev server and the tests all reach
+ * it through createApp, so every mode is wired the same way.
+ */
+import type { Logger } from "pino";
+import type { Config } from "../config/index.js";
+import { type AttemptLimiter, type LockoutSubject, lockoutPolicy } from "../limits/attempt-limiter.js";
+import type { TokenStore } from "../tokens/ports.js";
+import type { Clock } from "../tokens/types.js";
+import { MemoryAttemptLimiter } from "./memory/memory-attempt-limiter.js";
+import { MemoryTokenStore } from "./memory/memory-token-store.js";
+import { connectRedis } from "./redis/connect.js";
+import { RedisAttemptLimiter } from "./redis/redis-attempt-limiter.js";
+import type { SharedStoreObserver } from "./redis/redis-health.js";
+import { RedisTokenStore } from "./redis/redis-token-store.js";
+import { TokenSealer } from "./redis/token-sealer.js";
+
+/** What the stores report to metrics. */
+export interface StoreMetrics extends SharedStoreObserver {
+  lockout(subject: LockoutSubject): void;
+}
+
+export interface StoresOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: StoreMetrics;
+  readonly clock: Clock;
+}
+
+/** The stores built from Config, and how to report on and release them. */
+export interface Stores {
+  readonly tokenStore: TokenStore;
+  readonly limiter: AttemptLimiter;
+  /** Each shared store's state for /readyz ("up" or "down"); empty when everything is in memory. */
+  readiness(): Readonly<Record<string, string>>;
+  /** Releases timers and connections, after the app has stopped serving. */
+  close(): Promise<void>;
+}
+
+// Slack on top of a whole upstream call for shared claim and reservation lifetimes: the lockout check
+// and reservation before the call are round trips too.
+const SHARED_SLACK_MS = 2_000;
+
+/** Builds the token store and attempt limiter that Config asks for. */
+export function createStores(options: StoresOptions): Stores {
+  const { config, metrics, clock } = options;
+  const policy = lockoutPolicy(config.limits.lockout);
+  const onLockout = (subject: LockoutSubject): void => metrics.lockout(subject);
+  const memoryLimiter = (): MemoryAttemptLimiter => new MemoryAttemptLimiter(policy, clock, onLockout);
+  // TOKEN_CACHE=off stores nothing in any mode; single flight still applies.
+  const { cacheEnabled, maxEntries } = config.tokens;
+  const memoryTokens = (): MemoryTokenStore =>
+    new MemoryTokenStore({ maxEntries: cacheEnabled ? maxEntries : 0, clock });
+
+  const store = config.store;
+  if (store.kind === "memory") {
+    const tokenStore = memoryTokens();
+    const limiter = memoryLimiter();
+    return {
+      tokenStore,
+      limiter,
+      readiness: () => ({}),
+      close: async () => {
+        await Promise.all([tokenStore.close(), limiter.close()]);
+      },
+    };
+  }
+
+  const health = connectRedis(store, options.logger.child({ component: "redis" }), metrics);
+  const sharedLifetimeMs = config.upstream.totalTimeoutMs + SHARED_SLACK_MS;
+  const limiter = new RedisAttemptLimiter({
+    health,
+    keyPrefix: store.keyPrefix,
+    policy,
+    clock,
+    reservationTtlMs: sharedLifetimeMs,
+    fallback: memoryLimiter(),
+    onLockout,
+  });
+  const tokenStore = cacheEnabled
+    ? new RedisTokenStore({
+        health,
+        sealer: new TokenSealer(config.tokens.key),
+        keyPrefix: store.keyPrefix,
+        maxEntries,
+        claimTtlMs: sharedLifetimeMs,
+        clock,
+      })
+    : memoryTokens();
+  return {
+    tokenStore,
+    limiter,
+    readiness: () => ({ redis: health.up() ? "up" : "down" }),
+    close: async () => {
+      await Promise.all([tokenStore.close(), limiter.close()]);
+      health.close();
+      const client = health.client;
+      try {
+        if (client.status === "ready") await client.quit();
+        else client.disconnect();
+      } catch {
+        client.disconnect();
+      }
+    },
+  };
+}
+
+/** How long a caller waits for another replica's fetch: the shared claim's lifetime. */
+export function claimWaitMs(config: Config): number {
+  return config.upstream.totalTimeoutMs + SHARED_SLACK_MS;
+}

@@ -1,0 +1,167 @@
+import { randomBytes } from "node:crypto";
+import type { Credential } from "../../tokens/credential.js";
+import type { FetchClaim, StoredToken, TokenStore } from "../../tokens/ports.js";
+import { SingleFlight } from "../../tokens/single-flight.js";
+import type { Clock, IssuedToken } from "../../tokens/types.js";
+import { MemoryTokenStore } from "../memory/memory-token-store.js";
+import { LuaScript } from "./lua-script.js";
+import type { RedisHealth } from "./redis-health.js";
+import type { TokenSealer } from "./token-sealer.js";
+
+export interface RedisTokenStoreOptions {
+  readonly health: RedisHealth;
+  readonly sealer: TokenSealer;
+  /** Prepended to every key (REDIS_KEY_PREFIX). */
+  readonly keyPrefix: string;
+  /** Bound of the local tier in front of Redis (TOKEN_CACHE_MAX_ENTRIES); at least 1. */
+  readonly maxEntries: number;
+  /**
+   * Lifetime of the cross-replica fetch claim (a lock). Must cover a whole upstream call
+   * (ASPOSE_TOTAL_TIMEOUT_MS) so a slow holder is not doubled.
+   */
+  readonly claimTtlMs: number;
+  /** For token lifetimes (entry TTLs). */
+  readonly clock: Clock;
+}
+
+// One round trip that is both the double-check and the lock: an entry written since this caller last
+// looked (anything but `seen`) is returned; otherwise the lock is taken if free. Because the holder
+// writes the entry before it releases the lock, a caller that gets the lock can trust that no fresh
+// entry was missed. A lock already held by this owner counts as taken: an earlier attempt may have
+// taken it and timed out before its reply arrived.
+const ACQUIRE = new LuaScript(
+  `local stored = redis.call('GET', KEYS[1])
+if stored and stored ~= ARGV[3] then return {'stored', stored} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'acquired'} end
+if redis.call('GET', KEYS[2]) == ARGV[1] then return {'acquired'} end
+return {'held'}`,
+  2,
+);
+
+// Deletes the lock only while this caller still owns it: past its TTL it may be someone else's.
+const RELEASE = new LuaScript(
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+  1,
+);
+
+/**
+ * Issued tokens shared by replicas through Redis, sealed (see TokenSealer), with a local tier in front.
+ * An entry's version is its sealed text, so a claim can tell a newer write from the one a caller saw.
+ * When Redis is down or slow every operation falls back to local state: tokens are still served, only
+ * sharing pauses. Freshness and single flight are the token service's; this is storage.
+ */
+export class RedisTokenStore implements TokenStore {
+  readonly #health: RedisHealth;
+  readonly #sealer: TokenSealer;
+  readonly #prefix: string;
+  readonly #claimTtlMs: number;
+  readonly #clock: Clock;
+  readonly #local: MemoryTokenStore;
+  readonly #reads = new SingleFlight<StoredToken | undefined>();
+
+  constructor(options: RedisTokenStoreOptions) {
+    this.#health = options.health;
+    this.#sealer = options.sealer;
+    this.#prefix = options.keyPrefix;
+    this.#claimTtlMs = options.claimTtlMs;
+    this.#clock = options.clock;
+    this.#local = new MemoryTokenStore({ maxEntries: options.maxEntries, clock: options.clock });
+  }
+
+  async get(credential: Credential): Promise<StoredToken | undefined> {
+    const local = await this.#local.get(credential);
+    if (local !== undefined) return local;
+    // Concurrent callers for one key share one GET (their credentials are the same: the key says so).
+    return this.#reads.run(credential.lookupKey, () => this.#read(credential)).promise;
+  }
+
+  async put(credential: Credential, token: IssuedToken, ttlMs: number): Promise<void> {
+    const sealed = this.#sealer.seal(credential, token);
+    this.#local.remember(credential.lookupKey, { token, version: sealed }, ttlMs);
+    const ms = Math.floor(ttlMs);
+    // The entry expires with the token, so Redis never holds a dead one.
+    if (ms >= 1)
+      await this.#health.attempt("token_write", (client) =>
+        client.set(this.#tokenKey(credential), sealed, "PX", ms),
+      );
+  }
+
+  async delete(credential: Credential): Promise<void> {
+    await this.#local.delete(credential);
+    await this.#health.attempt("token_write", (client) => client.del(this.#tokenKey(credential)));
+  }
+
+  async claim(credential: Credential, seen: StoredToken | undefined): Promise<FetchClaim> {
+    const tokenKey = this.#tokenKey(credential);
+    const lockKey = `${this.#prefix}token-lock:${credential.lookupKey}`;
+    const owner = randomBytes(16).toString("base64url");
+    let baseline = seen?.version ?? "";
+    // Twice at most: an entry that does not open for these credentials is passed over once.
+    for (let round = 0; round < 2; round++) {
+      const step = await this.#health.attempt("lock", (client) =>
+        ACQUIRE.run(client, [tokenKey, lockKey], [owner, this.#claimTtlMs, baseline]),
+      );
+      // A command that timed out may still have run: treat the lock as held and look again.
+      if (!step.ok && step.reason === "failed") return { kind: "held" };
+      const reply = step.ok ? parseAcquireReply(step.value) : undefined;
+      // Redis is down (or answers nonsense): this replica fetches on its own. A lock an earlier, timed
+      // out attempt may have taken is released once the entry is written.
+      if (reply === undefined || reply.kind === "acquired") return this.#granted(lockKey, owner);
+      if (reply.kind === "held") return { kind: "held" };
+      const token = this.#sealer.open(credential, reply.sealed);
+      if (token !== undefined) {
+        const stored = { token, version: reply.sealed };
+        this.#local.remember(credential.lookupKey, stored, token.expiresAtMs - this.#clock());
+        return { kind: "stored", stored };
+      }
+      baseline = reply.sealed;
+    }
+    return { kind: "held" };
+  }
+
+  size(): number {
+    return this.#local.size();
+  }
+
+  /** Empties the local tier; the Redis client belongs to whoever made it. */
+  async close(): Promise<void> {
+    await this.#local.close();
+  }
+
+  #granted(lockKey: string, owner: string): FetchClaim {
+    return {
+      kind: "granted",
+      release: async () => {
+        await this.#health.attempt("lock", (client) => RELEASE.run(client, [lockKey], [owner]));
+      },
+    };
+  }
+
+  async #read(credential: Credential): Promise<StoredToken | undefined> {
+    const step = await this.#health.attempt("token_read", (client) => client.get(this.#tokenKey(credential)));
+    if (!step.ok || step.value === null) return undefined;
+    const token = this.#sealer.open(credential, step.value);
+    if (token === undefined) return undefined;
+    const stored = { token, version: step.value };
+    this.#local.remember(credential.lookupKey, stored, token.expiresAtMs - this.#clock());
+    return stored;
+  }
+
+  #tokenKey(credential: Credential): string {
+    return `${this.#prefix}token:${credential.lookupKey}`;
+  }
+}
+
+type AcquireReply =
+  | { readonly kind: "stored"; readonly sealed: string }
+  | { readonly kind: "acquired" }
+  | { readonly kind: "held" };
+
+function parseAcquireReply(reply: unknown): AcquireReply | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  const [kind, sealed] = reply as unknown[];
+  if (kind === "stored" && typeof sealed === "string") return { kind, sealed };
+  if (kind === "acquired" || kind === "held") return { kind };
+  return undefined;
+}
