@@ -10,6 +10,8 @@ import { graphqlHandler } from "./http/graphql-handler.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
+import { Bulkhead } from "./tokens/bulkhead.js";
+import { CircuitBreaker } from "./tokens/circuit-breaker.js";
 import { CredentialKeyer } from "./tokens/credential.js";
 import { TokenService } from "./tokens/token-service.js";
 import type { Clock } from "./tokens/types.js";
@@ -43,34 +45,57 @@ export function createApp(options: AppOptions): App {
   const { config, logger, metrics } = options;
   const clock = options.clock ?? Date.now;
   const stores = options.stores ?? createStores({ config, logger, metrics, clock });
-  const issuer = new AsposeTokenClient({
+  const client = new AsposeTokenClient({
     ...config.upstream,
     userAgent: `aspose-token-subgraph/${SERVICE_VERSION} (+node ${process.versions.node})`,
     clock,
     logger: logger.child({ component: "aspose" }),
     observer: metrics,
   });
-  const keyer = new CredentialKeyer(config.tokens.key, issuer.tokenUrl);
+  const { upstream, tokens } = config;
+  // The breaker sees only real upstream outcomes; the bulkhead in front of it bounds waiting callers
+  // (a refusal by an open circuit passes through it at once).
+  const breaker = new CircuitBreaker(client, {
+    threshold: upstream.breakerThreshold,
+    cooldownMs: upstream.breakerCooldownMs,
+    clock,
+    onStateChange: (state) => {
+      metrics.circuitState(state);
+      logger.warn({ circuit: state }, "Aspose circuit breaker changed state");
+    },
+  });
+  const issuer = new Bulkhead(breaker, {
+    maxConcurrent: upstream.maxConcurrentCalls,
+    maxWaitMs: upstream.queueWaitMs,
+    onShed: () => metrics.upstreamShed(),
+  });
+  metrics.circuitState("closed");
+  const keyer = new CredentialKeyer(tokens.key, client.tokenUrl);
   metrics.watchTokenCacheSize(() => stores.tokenStore.size());
   const service = new TokenService({
     issuer,
     store: stores.tokenStore,
     limiter: stores.limiter,
-    margin: {
-      minSeconds: config.tokens.refreshMarginMinSeconds,
-      ratio: config.tokens.refreshMarginRatio,
+    policy: {
+      margin: { minSeconds: tokens.refreshMarginMinSeconds, ratio: tokens.refreshMarginRatio },
+      ahead: { minSeconds: tokens.refreshAheadSeconds, ratio: tokens.refreshAheadRatio },
     },
     clock,
     claimWaitMs: claimWaitMs(config),
     onLookup: (source) => metrics.tokenLookup(source),
     onClaimWait: () => metrics.sharedLockWait(),
+    onRefreshAhead: (outcome) => metrics.refreshAhead(outcome),
   });
   const apollo = createApolloServer(config, logger);
   let started = false;
   let draining = false;
 
   // A shared store that is down does not make the replica unready: it falls back to local state.
-  const readiness = (): Readiness => ({ ready: started && !draining, checks: stores.readiness() });
+  // An open circuit does not either: cached tokens are still served. Both are shown for operators.
+  const readiness = (): Readiness => ({
+    ready: started && !draining,
+    checks: { ...stores.readiness(), upstream: breaker.state },
+  });
 
   const httpServer = createHttpServer({
     logger,

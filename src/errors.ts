@@ -66,10 +66,13 @@ export function upstreamRateLimited(retryAfterSeconds: number | undefined): Serv
 }
 
 /** Aspose could not be reached in time, or kept failing with 5xx. */
-export function upstreamUnavailable(): ServiceError {
+export function upstreamUnavailable(retryAfterSeconds?: number): ServiceError {
   return new ServiceError(
     "UPSTREAM_UNAVAILABLE",
-    "The Aspose token service is unavailable or did not answer in time. Try again later.",
+    retryAfterSeconds === undefined
+      ? "The Aspose token service is unavailable or did not answer in time. Try again later."
+      : `The Aspose token service is unavailable or did not answer in time. Try again in ${retryAfterSeconds} seconds.`,
+    retryAfterSeconds === undefined ? {} : { retryAfter: retryAfterSeconds },
   );
 }
 

@@ -43,6 +43,12 @@ export type AccessToken = {
    * signature cannot be verified here (Aspose publishes no key). Empty when the claim is absent.
    */
   scopes: Array<Scalars['String']['output']>;
+  /**
+   * True when this token was due for replacement but Aspose could not issue a new one (unavailable,
+   * rate-limiting or answering nonsense), so the cached token, still valid for at least `minValidity`,
+   * was served instead (stale-if-error). Use it, and expect a fresh one on a later request.
+   */
+  stale: Scalars['Boolean']['output'];
   /** The token type Aspose reported; always `Bearer` so far. */
   tokenType: Scalars['String']['output'];
 };
@@ -193,6 +199,7 @@ export type AccessTokenResolvers<ContextType = Context, ParentType extends Resol
   fromCache?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   issuedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   scopes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  stale?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   tokenType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 

@@ -30,7 +30,11 @@ export interface UpstreamObserver {
   call(outcome: UpstreamOutcome, seconds: number): void;
 }
 
-type AsposeSettings = UpstreamConfig;
+// The breaker and bulkhead settings wrap the connector (tokens/); they are not its concern.
+type AsposeSettings = Omit<
+  UpstreamConfig,
+  "breakerThreshold" | "breakerCooldownMs" | "maxConcurrentCalls" | "queueWaitMs"
+>;
 
 /** The upstream settings from Config, plus what the process supplies. */
 export interface AsposeTokenClientOptions extends AsposeSettings {

@@ -11,6 +11,9 @@ export interface TokensConfig {
   readonly keySource: "explicit" | "random";
   readonly refreshMarginMinSeconds: number;
   readonly refreshMarginRatio: number;
+  /** Inside max(these seconds, ratio × lifetime) a token is served at once and refreshed in the background. */
+  readonly refreshAheadSeconds: number;
+  readonly refreshAheadRatio: number;
 }
 
 function cacheKey(env: Env): Pick<TokensConfig, "key" | "keySource"> {
@@ -32,5 +35,9 @@ export function tokensConfig(env: Env): TokensConfig {
     ...cacheKey(env),
     refreshMarginMinSeconds: integer(env, "TOKEN_REFRESH_MARGIN_SECONDS", 60, 0, 86_400),
     refreshMarginRatio: ratio(env, "TOKEN_REFRESH_MARGIN_RATIO", 0.1),
+    // Defaults: five minutes, or a quarter of the lifetime (15 minutes of Aspose's one-hour tokens):
+    // time for several background attempts, spaced a tenth of the lifetime apart, before the hard margin.
+    refreshAheadSeconds: integer(env, "TOKEN_REFRESH_AHEAD_SECONDS", 300, 0, 86_400),
+    refreshAheadRatio: ratio(env, "TOKEN_REFRESH_AHEAD_RATIO", 0.25),
   };
 }

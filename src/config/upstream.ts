@@ -12,6 +12,12 @@ export interface UpstreamConfig {
   readonly retryBaseDelayMs: number;
   /** A 429 whose Retry-After exceeds this is not waited for: the caller gets it back. */
   readonly maxRetryAfterMs: number;
+  /** Consecutive failed calls that open the circuit breaker. */
+  readonly breakerThreshold: number;
+  readonly breakerCooldownMs: number;
+  /** Upstream calls in flight at once (the bulkhead), and how long a call may wait for a slot. */
+  readonly maxConcurrentCalls: number;
+  readonly queueWaitMs: number;
 }
 
 function tokenPath(env: Env): string {
@@ -33,5 +39,9 @@ export function upstreamConfig(env: Env): UpstreamConfig {
     retryLimit: integer(env, "ASPOSE_RETRY_LIMIT", 2, 0, 10),
     retryBaseDelayMs: integer(env, "ASPOSE_RETRY_BASE_DELAY_MS", 200, 1, 60_000),
     maxRetryAfterMs: integer(env, "ASPOSE_MAX_RETRY_AFTER_SECONDS", 5, 0, 300) * 1000,
+    breakerThreshold: integer(env, "ASPOSE_BREAKER_THRESHOLD", 5, 1, 1000),
+    breakerCooldownMs: integer(env, "ASPOSE_BREAKER_COOLDOWN_SECONDS", 30, 1, 3600) * 1000,
+    maxConcurrentCalls: integer(env, "ASPOSE_MAX_CONCURRENT_CALLS", 64, 1, 10_000),
+    queueWaitMs: integer(env, "ASPOSE_QUEUE_WAIT_MS", 2_000, 0, 60_000),
   };
 }

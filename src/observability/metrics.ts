@@ -17,6 +17,9 @@ export class ServiceMetrics implements UpstreamObserver {
   readonly #sharedStoreUp: Gauge;
   readonly #sharedStoreFallbacks: Counter<"operation">;
   readonly #sharedLockWaits: Counter;
+  readonly #refreshAhead: Counter<"outcome">;
+  readonly #circuitOpen: Gauge;
+  readonly #upstreamShed: Counter;
 
   constructor(options: { readonly defaultMetrics: boolean }) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -41,7 +44,7 @@ export class ServiceMetrics implements UpstreamObserver {
     });
     this.#tokenLookups = new Counter({
       name: "token_cache_lookups_total",
-      help: "Token requests by how they were answered: hit (cache), miss (fetched), joined (shared an in-flight fetch)",
+      help: "Token requests by how they were answered: hit (cache), miss (fetched), joined (shared an in-flight fetch), stale (a still-valid cached token served because the refresh failed upstream)",
       labelNames: ["result"],
       registers: [this.registry],
     });
@@ -67,6 +70,37 @@ export class ServiceMetrics implements UpstreamObserver {
       help: "Token fetches that waited for another replica holding the shared fetch lock",
       registers: [this.registry],
     });
+    this.#refreshAhead = new Counter({
+      name: "token_refresh_ahead_total",
+      help: "Background refreshes of tokens in their refresh-ahead window, by outcome: refreshed, failed (upstream fault), rejected (credentials refused or locally limited)",
+      labelNames: ["outcome"],
+      registers: [this.registry],
+    });
+    this.#circuitOpen = new Gauge({
+      name: "aspose_circuit_state",
+      help: "The upstream circuit breaker: 0 closed, 1 half-open (probing), 2 open (calls refused at once)",
+      registers: [this.registry],
+    });
+    this.#upstreamShed = new Counter({
+      name: "aspose_upstream_shed_total",
+      help: "Upstream calls refused because the concurrency cap was full for longer than ASPOSE_QUEUE_WAIT_MS",
+      registers: [this.registry],
+    });
+  }
+
+  /** Counts one finished background refresh. */
+  refreshAhead(outcome: "refreshed" | "failed" | "rejected"): void {
+    this.#refreshAhead.inc({ outcome });
+  }
+
+  /** Records the circuit breaker's state. */
+  circuitState(state: "closed" | "half-open" | "open"): void {
+    this.#circuitOpen.set(state === "closed" ? 0 : state === "half-open" ? 1 : 2);
+  }
+
+  /** Counts one upstream call shed by the concurrency cap. */
+  upstreamShed(): void {
+    this.#upstreamShed.inc();
   }
 
   attempt(outcome: UpstreamOutcome): void {
@@ -85,7 +119,7 @@ export class ServiceMetrics implements UpstreamObserver {
   /** Counts how one token request was answered. */
   tokenLookup(source: TokenSource): void {
     this.#tokenLookups.inc({
-      result: source === "cache" ? "hit" : source === "upstream" ? "miss" : "joined",
+      result: source === "cache" ? "hit" : source === "upstream" ? "miss" : source,
     });
   }
 

@@ -8,7 +8,8 @@ export const AccessToken: AccessTokenResolvers = {
   expiresIn: (served) => Math.max(0, Math.floor((served.token.expiresAtMs - served.servedAtMs) / 1000)),
   expiresAt: (served) => new Date(served.token.expiresAtMs),
   issuedAt: (served) => new Date(served.token.issuedAtMs),
-  fromCache: (served) => served.source === "cache",
+  fromCache: (served) => served.source === "cache" || served.source === "stale",
+  stale: (served) => served.source === "stale",
   scopes: (served) => [...served.token.scopes],
   defaultStorage: (served) => served.token.defaultStorage,
 };

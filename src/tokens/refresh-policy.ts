@@ -29,3 +29,39 @@ export function isUsable(
   // is one millisecond before expiry, never expiry itself.
   return remainingMs > 0 && remainingMs >= Math.max(marginMs, askedMs);
 }
+
+/** When a stored token is replaced: the hard margin, and the earlier refresh-ahead window. */
+export interface RefreshPolicy {
+  /** Inside this margin a token is not served when a fresh one can be had (the caller waits). */
+  readonly margin: RefreshMargin;
+  /** Inside this window a token is served at once and one background refresh starts. */
+  readonly ahead: RefreshMargin;
+}
+
+/** What to do with a stored token for one caller. */
+export type Freshness = "fresh" | "refresh-ahead" | "expiring";
+
+/**
+ * `fresh`: serve it. `refresh-ahead`: serve it, and refresh in the background, because less than
+ * max(ahead.minSeconds, ahead.ratio × lifetime) remains. `expiring`: not servable to this caller while a
+ * fresh token can be had (inside the hard margin, or short of the caller's minValidity).
+ */
+export function freshness(
+  token: IssuedToken,
+  now: number,
+  policy: RefreshPolicy,
+  minValiditySeconds: number,
+): Freshness {
+  if (!isUsable(token, now, policy.margin, minValiditySeconds)) return "expiring";
+  const lifetimeMs = token.expiresAtMs - token.issuedAtMs;
+  const aheadMs = Math.max(policy.ahead.minSeconds * 1000, policy.ahead.ratio * lifetimeMs);
+  return token.expiresAtMs - now < aheadMs ? "refresh-ahead" : "fresh";
+}
+
+/**
+ * Whether a stored token may still be served when a refresh failed upstream (stale-if-error): it is
+ * valid now and for what the caller asked, the refresh margin set aside.
+ */
+export function servableStale(token: IssuedToken, now: number, minValiditySeconds: number): boolean {
+  return isUsable(token, now, { minSeconds: 0, ratio: 0 }, minValiditySeconds);
+}

@@ -18,6 +18,11 @@ export class SingleFlight<T> {
     return { promise, leader: true };
   }
 
+  /** Whether work for `key` is in flight. */
+  has(key: string): boolean {
+    return this.#inFlight.has(key);
+  }
+
   /** How many keys have work in flight (for metrics and tests). */
   get size(): number {
     return this.#inFlight.size;

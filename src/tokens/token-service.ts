@@ -1,8 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
+import { LRUCache } from "lru-cache";
 import { ServiceError, tooManyAttempts } from "../errors.js";
 import type { AttemptLimiter } from "../limits/attempt-limiter.js";
+import { isUpstreamFault } from "./circuit-breaker.js";
 import type { StoredToken, TokenIssuer, TokenStore } from "./ports.js";
-import { isUsable, type RefreshMargin } from "./refresh-policy.js";
+import { freshness, isUsable, type RefreshPolicy, servableStale } from "./refresh-policy.js";
 import { SingleFlight } from "./single-flight.js";
 import type {
   Caller,
@@ -14,11 +16,14 @@ import type {
   TokenSource,
 } from "./types.js";
 
+/** How a background refresh ended, for metrics. */
+export type RefreshAheadOutcome = "refreshed" | "failed" | "rejected";
+
 export interface TokenServiceDependencies {
   readonly issuer: TokenIssuer;
   readonly store: TokenStore;
   readonly limiter: AttemptLimiter;
-  readonly margin: RefreshMargin;
+  readonly policy: RefreshPolicy;
   readonly clock: Clock;
   /**
    * The longest a caller waits for another replica's fetch (the cross-replica claim's lifetime): it
@@ -28,20 +33,34 @@ export interface TokenServiceDependencies {
   readonly onLookup?: (source: TokenSource) => void;
   /** Called when a fetch starts waiting for another replica's (metrics). */
   readonly onClaimWait?: () => void;
+  /** Called when a background refresh ends (metrics). */
+  readonly onRefreshAhead?: (outcome: RefreshAheadOutcome) => void;
 }
 
 const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 100;
+// After a failed background refresh, the next one for that credential waits a tenth of the token's
+// lifetime (at least a second, at most a minute): an outage costs Aspose a few calls per token, not
+// one per request, while a short blip is still retried well before the hard margin.
+const RETRY_AHEAD_SHARE = 0.1;
+const RETRY_AHEAD_MIN_MS = 1_000;
+const RETRY_AHEAD_MAX_MS = 60_000;
 
 /**
  * Serves access tokens: lockout check, then the store, then one upstream fetch shared by concurrent
  * callers in this process (single flight) and across replicas (the store's fetch claim). The order
  * matters: the lockout is checked before the store so that a locked-out clientId cannot keep guessing
- * secrets against stored tokens. Freshness is decided here, never by a store.
+ * secrets against stored tokens. Freshness is decided here, never by a store:
+ * - a token in its refresh-ahead window is served at once while one background refresh replaces it;
+ * - inside the hard margin the caller waits for a fresh token;
+ * - when that refresh fails upstream, a token still valid for the caller is served, marked stale;
+ * - when Aspose rejects the credential, the stored token is evicted: that is never ridden out.
  */
 export class TokenService implements TokenProvider {
   readonly #deps: TokenServiceDependencies;
   readonly #flights = new SingleFlight<{ token: IssuedToken; source: TokenSource }>();
+  /** Per lookup key, when a failed background refresh may be tried again. */
+  readonly #retryAheadAt = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(deps: TokenServiceDependencies) {
     this.#deps = deps;
@@ -49,18 +68,36 @@ export class TokenService implements TokenProvider {
 
   /** The token for a validated request, from the store or Aspose; rejects with coded errors. */
   async issue(request: TokenRequest, caller: Caller): Promise<ServedToken> {
-    const { store, limiter } = this.#deps;
+    const { store, limiter, clock, policy } = this.#deps;
     const { credential } = request;
     const locked = await limiter.lockedFor(credential.clientKey, caller.addressKey);
     if (locked !== undefined) throw tooManyAttempts(locked);
 
     const stored = await store.get(credential);
-    if (!request.forceRefresh && stored !== undefined && this.#usable(stored.token, request)) {
-      return this.#served(stored.token, "cache");
+    if (!request.forceRefresh && stored !== undefined) {
+      const verdict = freshness(stored.token, clock(), policy, request.minValiditySeconds);
+      if (verdict === "refresh-ahead") this.#refreshAhead(request, caller, stored);
+      if (verdict !== "expiring") return this.#served(stored.token, "cache");
     }
-    const flight = this.#flights.run(credential.lookupKey, () => this.#fetchShared(request, caller, stored));
-    const result = await flight.promise;
-    return this.#served(result.token, flight.leader ? result.source : "joined");
+    try {
+      const flight = this.#flights.run(credential.lookupKey, () =>
+        this.#fetchShared(request, caller, stored),
+      );
+      const result = await flight.promise;
+      return this.#served(result.token, flight.leader ? result.source : "joined");
+    } catch (error) {
+      // Stale-if-error: Aspose failing is no reason to refuse a token that is still valid for this
+      // caller. A forced refresh asked not to be given the stored token, so it gets the error.
+      if (
+        !request.forceRefresh &&
+        stored !== undefined &&
+        isUpstreamFault(error) &&
+        servableStale(stored.token, clock(), request.minValiditySeconds)
+      ) {
+        return this.#served(stored.token, "stale");
+      }
+      throw error;
+    }
   }
 
   #served(token: IssuedToken, source: TokenSource): ServedToken {
@@ -68,11 +105,35 @@ export class TokenService implements TokenProvider {
     return { token, source, servedAtMs: this.#deps.clock() };
   }
 
-  #usable(token: IssuedToken, request: TokenRequest): boolean {
-    return isUsable(token, this.#deps.clock(), this.#deps.margin, request.minValiditySeconds);
+  /**
+   * Starts one background refresh with this request's credentials, unless one is in flight or a failed
+   * one is backing off. The caller does not wait for it; its outcome reaches metrics only.
+   */
+  #refreshAhead(request: TokenRequest, caller: Caller, stored: StoredToken): void {
+    const { credential } = request;
+    const now = this.#deps.clock();
+    if ((this.#retryAheadAt.get(credential.lookupKey) ?? 0) > now) return;
+    if (this.#flights.has(credential.lookupKey)) return;
+    const ahead = { ...request, minValiditySeconds: 0, forceRefresh: false };
+    const flight = this.#flights.run(credential.lookupKey, () => this.#fetchShared(ahead, caller, stored));
+    flight.promise.then(
+      () => {
+        this.#retryAheadAt.delete(credential.lookupKey);
+        this.#deps.onRefreshAhead?.("refreshed");
+      },
+      (error: unknown) => {
+        const lifetimeMs = stored.token.expiresAtMs - stored.token.issuedAtMs;
+        const backoffMs = Math.min(
+          RETRY_AHEAD_MAX_MS,
+          Math.max(RETRY_AHEAD_MIN_MS, lifetimeMs * RETRY_AHEAD_SHARE),
+        );
+        this.#retryAheadAt.set(credential.lookupKey, this.#deps.clock() + backoffMs);
+        this.#deps.onRefreshAhead?.(isUpstreamFault(error) ? "failed" : "rejected");
+      },
+    );
   }
 
-  /** One fetch across replicas; `seen` is the entry this caller saw and could not use. */
+  /** One fetch across replicas; `seen` is the entry this caller saw and is replacing. */
   async #fetchShared(
     request: TokenRequest,
     caller: Caller,
@@ -95,7 +156,13 @@ export class TokenService implements TokenProvider {
       }
       if (claim.kind === "stored") {
         // Written by another replica's fetch since this caller looked.
-        if (this.#usable(claim.stored.token, request)) return { token: claim.stored.token, source: "joined" };
+        const verdict = freshness(
+          claim.stored.token,
+          this.#deps.clock(),
+          this.#deps.policy,
+          request.minValiditySeconds,
+        );
+        if (verdict !== "expiring") return { token: claim.stored.token, source: "joined" };
         baseline = claim.stored;
         continue;
       }
@@ -112,10 +179,10 @@ export class TokenService implements TokenProvider {
 
   async #fetchAndStore(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
     const token = await this.#attempt(request, caller);
-    const { clock, margin } = this.#deps;
+    const { clock, policy } = this.#deps;
     // A token already inside its refresh margin would be refetched by the next caller anyway: it is
     // served to the callers waiting for it, but not stored.
-    if (isUsable(token, clock(), margin, 0)) {
+    if (isUsable(token, clock(), policy.margin, 0)) {
       await this.#deps.store.put(request.credential, token, token.expiresAtMs - clock());
     }
     return token;
@@ -130,8 +197,13 @@ export class TokenService implements TokenProvider {
     try {
       token = await this.#deps.issuer.issue(credential);
     } catch (error) {
-      if (error instanceof ServiceError && error.code === "INVALID_CREDENTIALS") await reservation.failed();
-      else await reservation.released();
+      if (error instanceof ServiceError && error.code === "INVALID_CREDENTIALS") {
+        await reservation.failed();
+        // The secret was revoked or rotated: a token stored for it must not be served again.
+        await this.#deps.store.delete(credential);
+      } else {
+        await reservation.released();
+      }
       throw error;
     }
     await reservation.succeeded();

@@ -15,8 +15,11 @@ export interface IssuedToken {
   readonly defaultStorage: string | null;
 }
 
-/** How a token reached the caller: the store, this caller's own upstream call, or another's. */
-export type TokenSource = "cache" | "upstream" | "joined";
+/**
+ * How a token reached the caller: the store, this caller's own upstream call, another caller's, or the
+ * store after a refresh failed upstream (stale-if-error: still valid, but due for replacement).
+ */
+export type TokenSource = "cache" | "upstream" | "joined" | "stale";
 
 /** What the `AccessToken` GraphQL type resolves from: a token plus how and when it was served. */
 export interface ServedToken {

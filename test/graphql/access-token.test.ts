@@ -223,6 +223,7 @@ test("every AccessToken field is described in introspection", async (t) => {
     "fromCache",
     "issuedAt",
     "scopes",
+    "stale",
     "tokenType",
   ]);
   for (const field of type.fields) {

@@ -94,7 +94,7 @@ test(
     assert.equal(healthz.status, 200);
     const readyz = await fetch(`${service.origin}/readyz`);
     assert.equal(readyz.status, 200);
-    assert.deepEqual(await readyz.json(), { status: "ready" });
+    assert.deepEqual(await readyz.json(), { status: "ready", upstream: "closed" });
     const metrics = await (await fetch(`${service.origin}/metrics`)).text();
     // main.ts turns prom-client's default process metrics on.
     assert.match(metrics, /^process_cpu_user_seconds_total \d/m);

@@ -125,7 +125,7 @@ function obtain(
         lockoutPolicy({ threshold: 1000, windowSeconds: 60, baseSeconds: 1, maxSeconds: 1 }),
         clock.now,
       ),
-      margin: { minSeconds: 60, ratio: 0 },
+      policy: { margin: { minSeconds: 60, ratio: 0 }, ahead: { minSeconds: 0, ratio: 0 } },
       clock: clock.now,
       claimWaitMs: replica.lockTtlMs,
       onClaimWait: replica.onLockWait,

@@ -78,7 +78,11 @@ async function assertReplacedAtMargin(
   lifetimeSeconds: number,
   marginSeconds: number,
 ): Promise<void> {
-  const harness: Harness = await startHarness(options);
+  // The hard margin alone: no refresh-ahead window in front of it (tested on its own elsewhere).
+  const harness: Harness = await startHarness({
+    ...options,
+    env: { TOKEN_REFRESH_AHEAD_SECONDS: "0", TOKEN_REFRESH_AHEAD_RATIO: "0", ...options.env },
+  });
   try {
     const first = served(await requestToken(harness));
     assert.equal(first.expiresIn, lifetimeSeconds);
