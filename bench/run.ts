@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { FakeAspose } from "../test/support/fake-aspose.js";
+import { FakeAspose } from "../dev/fake-aspose.js";
 import { BulkUpstream, bulkSecret } from "./lib/bulk-upstream.js";
 import { ChildServer, type ServerSpec } from "./lib/child-server.js";
 import { formatSummary, summarizeProfile } from "./lib/cpu-profile.js";

@@ -10,7 +10,7 @@ import {
 } from "../../src/aspose/token-client.js";
 import { ServiceError } from "../../src/errors.js";
 import { createLogger } from "../../src/observability/logger.js";
-import { decodeJwtClaims } from "../support/fake-aspose.js";
+import { decodeJwtClaims } from "../../dev/fake-aspose.js";
 import { CLIENT_ID, CLIENT_SECRET, type Harness, leakedSecrets, startHarness } from "../support/harness.js";
 
 const CREDENTIALS = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };

@@ -11,7 +11,7 @@ import { ApolloGateway } from "@apollo/gateway";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { parse } from "graphql";
-import { decodeJwtClaims } from "../support/fake-aspose.js";
+import { decodeJwtClaims } from "../../dev/fake-aspose.js";
 import {
   ACCESS_TOKEN_MUTATION,
   CLIENT_ID,

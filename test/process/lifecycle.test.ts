@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { verify } from "node:crypto";
 import { connect } from "node:net";
 import { test } from "node:test";
-import { FakeAspose } from "../support/fake-aspose.js";
+import { FakeAspose } from "../../dev/fake-aspose.js";
 import { ACCESS_TOKEN_MUTATION, CLIENT_ID, CLIENT_SECRET } from "../support/harness.js";
 import { type LogLine, runToExit, type ServiceProcess, startService } from "../support/process.js";
 

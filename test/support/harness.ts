@@ -11,7 +11,7 @@ import type { AttemptLimiter } from "../../src/limits/attempt-limiter.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import type { TokenCache } from "../../src/tokens/token-cache.js";
-import { FakeAspose, type FakeAsposeOptions } from "./fake-aspose.js";
+import { FakeAspose, type FakeAsposeOptions } from "../../dev/fake-aspose.js";
 
 export const CLIENT_ID = "0f6c2a51-4c5e-4f3a-9d33-5b1c2f0e9a77";
 export const CLIENT_SECRET = "9b1e7c4d2a8f4e6b8c0d1f2a3b4c5d6e";

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import type { RedisHealth } from "../../src/redis/redis-health.js";
-import { RedisTokenCache } from "../../src/redis/redis-token-cache.js";
-import { TokenSealer } from "../../src/redis/token-sealer.js";
-import { CredentialKeyer } from "../../src/tokens/credential-key.js";
-import type { ObtainRequest, ObtainResult } from "../../src/tokens/token-cache.js";
-import type { Credentials, IssuedToken } from "../../src/tokens/types.js";
-import { TestClock } from "../support/harness.js";
+import type { RedisHealth } from "../../../src/redis/redis-health.js";
+import { RedisTokenCache } from "../../../src/redis/redis-token-cache.js";
+import { TokenSealer } from "../../../src/redis/token-sealer.js";
+import { CredentialKeyer } from "../../../src/tokens/credential-key.js";
+import type { ObtainRequest, ObtainResult } from "../../../src/tokens/token-cache.js";
+import type { Credentials, IssuedToken } from "../../../src/tokens/types.js";
+import { TestClock } from "../../support/harness.js";
 import {
   connectHealth,
   deleteKeys,
@@ -15,7 +15,7 @@ import {
   freePort,
   ThrowawayRedis,
   uniquePrefix,
-} from "../support/replicas.js";
+} from "../../support/replicas.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const SERVER_KEY = randomBytes(32);

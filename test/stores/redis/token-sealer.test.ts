@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { TokenSealer } from "../../src/redis/token-sealer.js";
-import type { Credentials, IssuedToken } from "../../src/tokens/types.js";
+import { TokenSealer } from "../../../src/redis/token-sealer.js";
+import type { Credentials, IssuedToken } from "../../../src/tokens/types.js";
 
 const SERVER_KEY = randomBytes(32);
 const CREDENTIALS: Credentials = {
