@@ -7,7 +7,8 @@ import { MemoryAttemptLimiter } from "../../../src/limits/memory-attempt-limiter
 import { RedisAttemptLimiter } from "../../../src/redis/redis-attempt-limiter.js";
 import type { RedisHealth } from "../../../src/redis/redis-health.js";
 import { TestClock } from "../../support/harness.js";
-import { connectHealth, deleteKeys, freePort, scanKeys, uniquePrefix } from "../../support/replicas.js";
+import { freePort } from "../../../dev/free-port.js";
+import { connectHealth, deleteKeys, scanKeys, uniquePrefix } from "../../support/replicas.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const POLICY: LockoutPolicy = {

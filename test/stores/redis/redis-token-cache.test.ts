@@ -7,12 +7,12 @@ import { TokenSealer } from "../../../src/redis/token-sealer.js";
 import { CredentialKeyer } from "../../../src/tokens/credential-key.js";
 import type { ObtainRequest, ObtainResult } from "../../../src/tokens/token-cache.js";
 import type { Credentials, IssuedToken } from "../../../src/tokens/types.js";
+import { freePort } from "../../../dev/free-port.js";
 import { TestClock } from "../../support/harness.js";
 import {
   connectHealth,
   deleteKeys,
   eventually,
-  freePort,
   ThrowawayRedis,
   uniquePrefix,
 } from "../../support/replicas.js";
