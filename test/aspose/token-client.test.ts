@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { verify } from "node:crypto";
 import { Writable } from "node:stream";
 import { type TestContext, test } from "node:test";
+import { decodeJwtClaims } from "../../dev/fake-aspose.js";
 import {
   AsposeTokenClient,
   type AsposeTokenClientOptions,
@@ -10,7 +11,6 @@ import {
 } from "../../src/aspose/token-client.js";
 import { ServiceError } from "../../src/errors.js";
 import { createLogger } from "../../src/observability/logger.js";
-import { decodeJwtClaims } from "../../dev/fake-aspose.js";
 import { CLIENT_ID, CLIENT_SECRET, type Harness, leakedSecrets, startHarness } from "../support/harness.js";
 
 const CREDENTIALS = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };

@@ -8,12 +8,14 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
+import type { Reply } from "../support/graphql-client.js";
 import {
   ACCESS_TOKEN_MUTATION,
   CLIENT_ID,
   CLIENT_SECRET,
   type Harness,
   post,
+  request,
   startHarness,
 } from "../support/harness.js";
 
@@ -36,20 +38,6 @@ function marker(): string {
   const value = `sekret-${sequence}-zQ`;
   secrets.push(value);
   return value;
-}
-
-interface Reply {
-  status: number;
-  text: string;
-  headers: Headers;
-}
-
-/** Any request by fetch, recorded like the harness's own `post`. */
-async function request(harness: Harness, path: string, init: RequestInit = {}): Promise<Reply> {
-  const response = await fetch(`${harness.origin}${path}`, init);
-  const text = await response.text();
-  harness.responses.push(text);
-  return { status: response.status, text, headers: response.headers };
 }
 
 async function postJson(

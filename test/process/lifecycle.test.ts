@@ -8,6 +8,7 @@ import { verify } from "node:crypto";
 import { connect } from "node:net";
 import { test } from "node:test";
 import { FakeAspose } from "../../dev/fake-aspose.js";
+import { postOperation } from "../support/graphql-client.js";
 import { ACCESS_TOKEN_MUTATION, CLIENT_ID, CLIENT_SECRET } from "../support/harness.js";
 import { type LogLine, runToExit, type ServiceProcess, startService } from "../support/process.js";
 
@@ -39,14 +40,12 @@ function serviceEnv(fake: FakeAspose, overrides: Record<string, string> = {}): R
 }
 
 function tokenRequest(origin: string): Promise<Response> {
-  return fetch(`${origin}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-request-id": "in-flight-1" },
-    body: JSON.stringify({
-      query: ACCESS_TOKEN_MUTATION,
-      variables: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
-    }),
-  });
+  return postOperation(
+    `${origin}/graphql`,
+    ACCESS_TOKEN_MUTATION,
+    { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+    { "x-request-id": "in-flight-1" },
+  );
 }
 
 /** Resolves when a TCP connection to the port is accepted, rejects with the socket error otherwise. */

@@ -4,14 +4,29 @@
  */
 import { Writable } from "node:stream";
 import type { TestContext } from "node:test";
-import { ClientError, GraphQLClient } from "graphql-request";
+import { GraphQLClient } from "graphql-request";
+import { FakeAspose, type FakeAsposeOptions } from "../../dev/fake-aspose.js";
 import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import type { AttemptLimiter } from "../../src/limits/attempt-limiter.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import type { TokenCache } from "../../src/tokens/token-cache.js";
-import { FakeAspose, type FakeAsposeOptions } from "../../dev/fake-aspose.js";
+import {
+  ACCESS_TOKEN_MUTATION,
+  type AccessTokenFields,
+  type ExecuteResult,
+  executeOperation,
+  type Reply,
+  send,
+} from "./graphql-client.js";
+
+export {
+  ACCESS_TOKEN_MUTATION,
+  type AccessTokenFields,
+  type ExecuteResult,
+  type GraphQLErrorShape,
+} from "./graphql-client.js";
 
 export const CLIENT_ID = "0f6c2a51-4c5e-4f3a-9d33-5b1c2f0e9a77";
 export const CLIENT_SECRET = "9b1e7c4d2a8f4e6b8c0d1f2a3b4c5d6e";
@@ -109,69 +124,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 }
 
-export const ACCESS_TOKEN_MUTATION = /* GraphQL */ `
-  mutation AccessToken($clientId: String!, $clientSecret: String!, $minValidity: Int, $forceRefresh: Boolean) {
-    accessToken(clientId: $clientId, clientSecret: $clientSecret, minValidity: $minValidity, forceRefresh: $forceRefresh) {
-      accessToken
-      tokenType
-      expiresIn
-      expiresAt
-      issuedAt
-      fromCache
-      scopes
-      defaultStorage
-    }
-  }
-`;
-
-export interface AccessTokenFields {
-  accessToken: string;
-  tokenType: string;
-  expiresIn: number;
-  expiresAt: string;
-  issuedAt: string;
-  fromCache: boolean;
-  scopes: string[];
-  defaultStorage: string | null;
-}
-
-export interface GraphQLErrorShape {
-  message: string;
-  extensions?: { code?: string; retryAfter?: number; [key: string]: unknown };
-  path?: (string | number)[];
-}
-
-export interface ExecuteResult<T> {
-  data: T | null | undefined;
-  errors: GraphQLErrorShape[] | undefined;
-  status: number;
-}
-
 /** Runs an operation with the real GraphQL client; GraphQL errors come back as data, not throws. */
 export async function execute<T = { accessToken: AccessTokenFields }>(
   harness: Harness,
   query: string,
   variables: Record<string, unknown> = {},
 ): Promise<ExecuteResult<T>> {
-  try {
-    const result = await harness.client.rawRequest<T>(query, variables);
-    harness.responses.push(JSON.stringify(result));
-    return {
-      data: result.data,
-      errors: result.errors as GraphQLErrorShape[] | undefined,
-      status: result.status,
-    };
-  } catch (error) {
-    if (error instanceof ClientError) {
-      harness.responses.push(JSON.stringify(error.response));
-      return {
-        data: error.response.data as T | null | undefined,
-        errors: error.response.errors as GraphQLErrorShape[] | undefined,
-        status: error.response.status,
-      };
-    }
-    throw error;
-  }
+  const { body, ...result } = await executeOperation<T>(harness.client, query, variables);
+  harness.responses.push(body);
+  return result;
 }
 
 /** The accessToken mutation with the given credentials and options. */
@@ -186,17 +147,21 @@ export function requestToken(
   });
 }
 
+/** Any request to the service by path, its answer recorded like every other. */
+export async function request(harness: Harness, path: string, init: RequestInit = {}): Promise<Reply> {
+  const reply = await send(`${harness.origin}${path}`, init);
+  harness.responses.push(reply.text);
+  return reply;
+}
+
 /** A raw HTTP POST to the service, for malformed and hostile requests a GraphQL client cannot send. */
-export async function post(
+export function post(
   harness: Harness,
   body: string | Uint8Array,
   headers: Record<string, string> = { "content-type": "application/json" },
   path = "/graphql",
-): Promise<{ status: number; text: string; headers: Headers }> {
-  const response = await fetch(`${harness.origin}${path}`, { method: "POST", body, headers });
-  const text = await response.text();
-  harness.responses.push(text);
-  return { status: response.status, text, headers: response.headers };
+): Promise<Reply> {
+  return request(harness, path, { method: "POST", body, headers });
 }
 
 /** Fails when any secret appears in any captured log line or response body. */

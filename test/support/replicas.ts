@@ -8,10 +8,11 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
-import { ServiceMetrics } from "../../src/observability/metrics.js";
-import { RedisHealth } from "../../src/redis/redis-health.js";
 import { freePort } from "../../dev/free-port.js";
 import { type Child, spawnChild } from "../../dev/spawn.js";
+import { ServiceMetrics } from "../../src/observability/metrics.js";
+import { RedisHealth } from "../../src/redis/redis-health.js";
+import { postOperation, readAnswer } from "./graphql-client.js";
 import { type ReadyService, startService } from "./process.js";
 
 /** One service process, named for the replica it plays. */
@@ -107,13 +108,10 @@ export async function requestTokenFrom(
   replica: Replica,
   variables: { clientId: string; clientSecret: string; forceRefresh?: boolean },
 ): Promise<GraphQLAnswer> {
-  const response = await fetch(`${replica.origin}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query: MUTATION, variables }),
-  });
-  const body = (await response.json()) as Omit<GraphQLAnswer, "status">;
-  return { status: response.status, data: body.data, errors: body.errors };
+  const { status, data, errors } = await readAnswer<GraphQLAnswer["data"] & object>(
+    await postOperation(`${replica.origin}/graphql`, MUTATION, variables),
+  );
+  return { status, data, errors };
 }
 
 /** The first error's code, or "ok". */

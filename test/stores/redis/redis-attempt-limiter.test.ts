@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
+import { freePort } from "../../../dev/free-port.js";
 import type { AttemptReservation, LockoutPolicy } from "../../../src/limits/attempt-limiter.js";
 import { MemoryAttemptLimiter } from "../../../src/limits/memory-attempt-limiter.js";
 import { RedisAttemptLimiter } from "../../../src/redis/redis-attempt-limiter.js";
 import type { RedisHealth } from "../../../src/redis/redis-health.js";
 import { TestClock } from "../../support/harness.js";
-import { freePort } from "../../../dev/free-port.js";
 import { connectHealth, deleteKeys, scanKeys, uniquePrefix } from "../../support/replicas.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { freePort } from "../../../dev/free-port.js";
 import type { RedisHealth } from "../../../src/redis/redis-health.js";
 import { RedisTokenCache } from "../../../src/redis/redis-token-cache.js";
 import { TokenSealer } from "../../../src/redis/token-sealer.js";
 import { CredentialKeyer } from "../../../src/tokens/credential-key.js";
 import type { ObtainRequest, ObtainResult } from "../../../src/tokens/token-cache.js";
 import type { Credentials, IssuedToken } from "../../../src/tokens/types.js";
-import { freePort } from "../../../dev/free-port.js";
 import { TestClock } from "../../support/harness.js";
 import {
   connectHealth,
