@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "../../dev/free-port.js";
+import { freePort } from "../../dev/ports.js";
 import { type Child, spawnChild } from "../../dev/spawn.js";
 
 /** How to start one server under test. */

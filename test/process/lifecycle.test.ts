@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { verify } from "node:crypto";
-import { connect } from "node:net";
 import { test } from "node:test";
 import { FakeAspose } from "../../dev/fake-aspose.js";
+import { connectOnce } from "../../dev/ports.js";
 import { postOperation } from "../support/graphql-client.js";
 import { ACCESS_TOKEN_MUTATION, CLIENT_ID, CLIENT_SECRET } from "../support/harness.js";
 import { type LogLine, runToExit, type ServiceProcess, startService } from "../support/process.js";
@@ -46,18 +46,6 @@ function tokenRequest(origin: string): Promise<Response> {
     { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
     { "x-request-id": "in-flight-1" },
   );
-}
-
-/** Resolves when a TCP connection to the port is accepted, rejects with the socket error otherwise. */
-function connectOnce(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve();
-    });
-    socket.once("error", reject);
-  });
 }
 
 /** True when `token` is an RS256 JWT signed by this fake: the token came back byte for byte. */

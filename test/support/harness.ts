@@ -2,6 +2,7 @@
  * Runs the real service in-process on loopback, against the fake Aspose, with a real GraphQL client
  * over real HTTP. Logs are captured line by line so tests can prove no secret is ever written.
  */
+import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import type { TestContext } from "node:test";
 import { GraphQLClient } from "graphql-request";
@@ -180,4 +181,25 @@ export async function harnessFor(t: TestContext, options: HarnessOptions = {}): 
 /** Tokens may appear in a successful response, never in a log line. */
 export function tokensInLogs(harness: Harness, tokens: readonly string[]): string[] {
   return tokens.filter((token) => harness.logs.some((line) => line.includes(token)));
+}
+
+/** Every access token the service answered, read from the recorded answers. */
+export function answeredTokens(harness: Harness): string[] {
+  const tokens: string[] = [];
+  for (const text of harness.responses) {
+    for (const match of text.matchAll(/"accessToken":"([^"]+)"/g)) if (match[1]) tokens.push(match[1]);
+  }
+  return tokens;
+}
+
+/** Asserts that every value under one of `keys`, at any depth of a JSON log line, is censored. */
+export function assertKeysRedacted(line: string, keys: ReadonlySet<string>): void {
+  const walk = (value: unknown): void => {
+    if (typeof value !== "object" || value === null) return;
+    for (const [key, child] of Object.entries(value)) {
+      if (keys.has(key)) assert.equal(child, "[REDACTED]", `log key ${key} not redacted: ${line}`);
+      walk(child);
+    }
+  };
+  walk(JSON.parse(line));
 }

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
-import { freePort } from "../../dev/free-port.js";
+import { freePort } from "../../dev/ports.js";
 import { type Child, spawnChild } from "../../dev/spawn.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import { RedisHealth } from "../../src/redis/redis-health.js";

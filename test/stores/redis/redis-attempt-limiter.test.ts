@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
-import { freePort } from "../../../dev/free-port.js";
+import { freePort } from "../../../dev/ports.js";
 import type { AttemptReservation, LockoutPolicy } from "../../../src/limits/attempt-limiter.js";
 import { MemoryAttemptLimiter } from "../../../src/limits/memory-attempt-limiter.js";
 import { RedisAttemptLimiter } from "../../../src/redis/redis-attempt-limiter.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { freePort } from "../../../dev/free-port.js";
+import { freePort } from "../../../dev/ports.js";
 import type { RedisHealth } from "../../../src/redis/redis-health.js";
 import { RedisTokenCache } from "../../../src/redis/redis-token-cache.js";
 import { TokenSealer } from "../../../src/redis/token-sealer.js";
