@@ -1,6 +1,6 @@
 /**
  * An Aspose-shaped token endpoint for the memory scenario, which needs 100,000+ distinct clients.
- * test/support/fake-aspose.ts signs every token with RSA (about 1 ms of the bench core each), which
+ * dev/fake-aspose.ts signs every token with RSA (about 1 ms of the bench core each), which
  * would make the upstream, not the service, the bottleneck of the fill. This one accepts any client
  * whose secret is `bulkSecret(clientId)` and answers a JWT-shaped token of realistic size with a
  * fixed signature: the service never verifies the signature (Aspose publishes no key).

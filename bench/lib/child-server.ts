@@ -2,10 +2,10 @@
  * A server under test in its own process, pinned to the server core, measured from outside through
  * /proc so the measurement itself costs the server nothing.
  */
-import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "../../dev/ports.js";
+import { type Child, spawnChild } from "../../dev/spawn.js";
 
 /** How to start one server under test. */
 export interface ServerSpec {
@@ -13,7 +13,7 @@ export interface ServerSpec {
   readonly name: string;
   /** The compiled entry point (JavaScript, so no loader runs inside the measured process). */
   readonly script: string;
-  /** The whole environment of the child besides PATH and HOME: nothing leaks in from the bench's shell. */
+  /** The whole environment of the child besides PATH, HOME and TMPDIR: nothing leaks in from the bench's shell. */
   readonly env: Readonly<Record<string, string>>;
   /** GET path that answers 200 once the server is ready. */
   readonly readyPath: string;
@@ -29,38 +29,21 @@ const GC_DONE = "bench:gc-done";
 // Clock ticks per second for utime/stime in /proc/<pid>/stat; 100 on every Linux this runs on.
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** Picks a free loopback port (the tiny race with another binder is acceptable for a benchmark). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
 /** A running server child: its origin, and CPU time and RSS read from /proc. */
 export class ChildServer {
   readonly name: string;
   readonly origin: string;
-  readonly pid: number;
-  readonly #exited: Promise<number | null>;
-  readonly #stderr: string[];
-  #exitCode: number | null | undefined;
+  readonly #child: Child;
   #collections = 0;
 
-  private constructor(name: string, origin: string, pid: number, exited: Promise<number | null>) {
+  private constructor(name: string, origin: string, child: Child) {
     this.name = name;
     this.origin = origin;
-    this.pid = pid;
-    this.#stderr = [];
-    this.#exited = exited.then((code) => {
-      this.#exitCode = code;
-      return code;
-    });
+    this.#child = child;
+  }
+
+  get pid(): number {
+    return this.#child.pid;
   }
 
   /** Spawns the server and resolves once its ready path answers 200. */
@@ -71,29 +54,19 @@ export class ChildServer {
       spec.core === undefined
         ? [process.execPath, nodeArgs]
         : ["taskset", ["-c", String(spec.core), process.execPath, ...nodeArgs]];
-    // Logs go to /dev/null through the service's own asynchronous destination: the write syscalls
-    // are paid as in production, without a pipe the bench core would have to drain.
-    const devNull = openSync("/dev/null", "w");
-    const child = spawn(command, args, {
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: process.env.HOME ?? "/tmp",
-        ...spec.env,
-        HOST: "127.0.0.1",
-        PORT: String(port),
+    let server: ChildServer | undefined;
+    const child = spawnChild({
+      command,
+      args,
+      env: { ...spec.env, HOST: "127.0.0.1", PORT: String(port) },
+      // Logs go to /dev/null through the service's own asynchronous destination: the write syscalls
+      // are paid as in production, without a pipe the bench core would have to drain.
+      stdout: "discard",
+      onStderr: (chunk) => {
+        if (server !== undefined) server.#collections += chunk.split(GC_DONE).length - 1;
       },
-      stdio: ["ignore", devNull, "pipe"],
     });
-    closeSync(devNull);
-    if (child.pid === undefined) throw new Error(`${spec.name}: spawn failed`);
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    const server = new ChildServer(spec.name, `http://127.0.0.1:${port}`, child.pid, exited);
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (chunk: string) => {
-      server.#collections += chunk.split(GC_DONE).length - 1;
-      server.#stderr.push(chunk);
-      if (server.#stderr.length > 50) server.#stderr.shift();
-    });
+    server = new ChildServer(spec.name, `http://127.0.0.1:${port}`, child);
     await server.#waitReady(spec.readyPath);
     return server;
   }
@@ -101,8 +74,8 @@ export class ChildServer {
   async #waitReady(path: string): Promise<void> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (this.#exitCode !== undefined)
-        throw new Error(`${this.name} exited with ${this.#exitCode}: ${this.stderr()}`);
+      if (this.#child.hasExited())
+        throw new Error(`${this.name} exited with ${(await this.#child.exited).code}: ${this.stderr()}`);
       try {
         const response = await fetch(`${this.origin}${path}`);
         await response.arrayBuffer();
@@ -131,7 +104,7 @@ export class ChildServer {
 
   /** The child's stderr tail, for diagnostics. */
   stderr(): string {
-    return this.#stderr.join("").slice(-4000);
+    return this.#child.stderr().slice(-4000);
   }
 
   /** User + system CPU seconds the process has used so far, all threads included. */
@@ -167,13 +140,6 @@ export class ChildServer {
 
   /** SIGTERM, then SIGKILL if the server has not exited within `graceMs`; resolves with the exit code. */
   async stop(graceMs = 15_000): Promise<number | null> {
-    if (this.#exitCode !== undefined) return this.#exitCode;
-    process.kill(this.pid, "SIGTERM");
-    const timer = setTimeout(() => {
-      if (this.#exitCode === undefined) process.kill(this.pid, "SIGKILL");
-    }, graceMs);
-    const code = await this.#exited;
-    clearTimeout(timer);
-    return code;
+    return (await this.#child.stop(graceMs)).code;
   }
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes, verify } from "node:crypto";
 import { Writable } from "node:stream";
 import { type TestContext, test } from "node:test";
+import { decodeJwtClaims } from "../../dev/fake-aspose.js";
 import {
   AsposeTokenClient,
   type AsposeTokenClientOptions,
@@ -11,7 +12,6 @@ import {
 import { ServiceError } from "../../src/errors.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { type Credential, CredentialKeyer } from "../../src/tokens/credential.js";
-import { decodeJwtClaims } from "../support/fake-aspose.js";
 import { CLIENT_ID, CLIENT_SECRET, type Harness, leakedSecrets, startHarness } from "../support/harness.js";
 
 const CREDENTIALS = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };

@@ -11,7 +11,8 @@ import { ApolloGateway } from "@apollo/gateway";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { parse } from "graphql";
-import { decodeJwtClaims } from "../support/fake-aspose.js";
+import { decodeJwtClaims } from "../../dev/fake-aspose.js";
+import { postOperation, readAnswer } from "../support/graphql-client.js";
 import {
   ACCESS_TOKEN_MUTATION,
   CLIENT_ID,
@@ -81,14 +82,10 @@ async function throughGateway<T>(
   query: string,
   variables: Record<string, unknown> = {},
 ): Promise<GatewayResult<T>> {
-  const response = await fetch(gatewayUrl, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const text = await response.text();
-  const body: { data?: T | null; errors?: GatewayError[] } = JSON.parse(text);
-  return { status: response.status, text, data: body.data, errors: body.errors };
+  const { status, text, data, errors } = await readAnswer<T, GatewayError>(
+    await postOperation(gatewayUrl, query, variables),
+  );
+  return { status, text, data, errors };
 }
 
 function signedBy(token: string): boolean {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { verify } from "node:crypto";
 import { test } from "node:test";
-import { decodeJwtClaims } from "../support/fake-aspose.js";
+import { decodeJwtClaims } from "../../dev/fake-aspose.js";
 import {
   type AccessTokenFields,
   CLIENT_ID,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Fault } from "../support/fake-aspose.js";
+import type { Fault } from "../../dev/fake-aspose.js";
 import {
   type AccessTokenFields,
   CLIENT_ID,

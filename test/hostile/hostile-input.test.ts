@@ -8,12 +8,16 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
+import type { Reply } from "../support/graphql-client.js";
 import {
   ACCESS_TOKEN_MUTATION,
+  answeredTokens,
+  assertKeysRedacted,
   CLIENT_ID,
   CLIENT_SECRET,
   type Harness,
   post,
+  request,
   startHarness,
 } from "../support/harness.js";
 
@@ -36,20 +40,6 @@ function marker(): string {
   const value = `sekret-${sequence}-zQ`;
   secrets.push(value);
   return value;
-}
-
-interface Reply {
-  status: number;
-  text: string;
-  headers: Headers;
-}
-
-/** Any request by fetch, recorded like the harness's own `post`. */
-async function request(harness: Harness, path: string, init: RequestInit = {}): Promise<Reply> {
-  const response = await fetch(`${harness.origin}${path}`, init);
-  const text = await response.text();
-  harness.responses.push(text);
-  return { status: response.status, text, headers: response.headers };
 }
 
 async function postJson(
@@ -148,21 +138,10 @@ const SENSITIVE_KEYS = new Set([
 
 /** Across a harness's whole life: no secret, token or credential header in any log line or answer. */
 function assertNothingLeaked(harness: Harness, extra: readonly string[]): void {
-  const tokens = harness.responses.flatMap((text) =>
-    [...text.matchAll(/"accessToken":"([^"]+)"/g)].map((match) => match[1] ?? ""),
-  );
-  const needles = [...secrets, ...extra, ...tokens].filter((needle) => needle.length > 0);
+  const needles = [...secrets, ...extra, ...answeredTokens(harness)].filter((needle) => needle.length > 0);
   for (const line of harness.logs) {
     for (const needle of needles) assert.ok(!line.includes(needle), `log line leaks ${needle}: ${line}`);
-    const walk = (value: unknown): void => {
-      if (typeof value !== "object" || value === null) return;
-      for (const [key, child] of Object.entries(value)) {
-        if (SENSITIVE_KEYS.has(key))
-          assert.equal(child, "[REDACTED]", `log key ${key} not redacted: ${line}`);
-        walk(child);
-      }
-    };
-    walk(JSON.parse(line));
+    assertKeysRedacted(line, SENSITIVE_KEYS);
   }
   for (const text of harness.responses) {
     for (const needle of [...secrets, ...extra]) {

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { connectOnce } from "../../dev/ports.js";
 import { CLIENT_ID, CLIENT_SECRET, type Harness, requestToken, startHarness } from "../support/harness.js";
 
 describe("probes and routing", () => {
@@ -130,17 +131,6 @@ async function startRequest(port: number, path: string): Promise<StartedRequest>
       return received;
     },
   };
-}
-
-function connectOnce(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve();
-    });
-    socket.once("error", reject);
-  });
 }
 
 test("once shutdown began: /readyz 503 and /healthz 200 on open connections, new connections refused, the in-flight token finishes", async () => {

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   ACCESS_TOKEN_MUTATION,
+  answeredTokens,
+  assertKeysRedacted,
   CLIENT_ID,
   CLIENT_SECRET,
   type Harness,
@@ -63,15 +65,6 @@ function wrongSecret(n: number): string {
   return `wrong-secret-${String(n).padStart(4, "0")}-0123456789abcdef`;
 }
 
-/** Every issued token seen in a response, so the log check can look for them. */
-function tokensIn(harness: Harness): string[] {
-  const tokens: string[] = [];
-  for (const text of harness.responses) {
-    for (const match of text.matchAll(/"accessToken":"([^"]+)"/g)) if (match[1]) tokens.push(match[1]);
-  }
-  return tokens;
-}
-
 const SENSITIVE_KEYS = new Set([
   "clientSecret",
   "client_secret",
@@ -82,18 +75,10 @@ const SENSITIVE_KEYS = new Set([
 
 /** No secret or token in any log line, and any sensitive key that does appear is censored. */
 function assertLogsClean(harness: Harness, secrets: readonly string[]): void {
-  const needles = [...secrets, ...tokensIn(harness)];
+  const needles = [...secrets, ...answeredTokens(harness)];
   for (const line of harness.logs) {
     for (const needle of needles) assert.ok(!line.includes(needle), `log line leaks a secret: ${line}`);
-    const walk = (value: unknown): void => {
-      if (typeof value !== "object" || value === null) return;
-      for (const [key, child] of Object.entries(value)) {
-        if (SENSITIVE_KEYS.has(key))
-          assert.equal(child, "[REDACTED]", `log key ${key} not redacted: ${line}`);
-        walk(child);
-      }
-    };
-    walk(JSON.parse(line));
+    assertKeysRedacted(line, SENSITIVE_KEYS);
   }
   assert.deepEqual(leakedSecrets(harness, secrets), []);
   for (const text of harness.responses) {

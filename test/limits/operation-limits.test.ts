@@ -14,6 +14,7 @@ import {
   type Harness,
   leakedSecrets,
   post,
+  request,
   startHarness,
 } from "../support/harness.js";
 
@@ -235,10 +236,7 @@ describe("operation limits", () => {
       headers: { "content-type": "application/json" },
       duplex: "half",
     };
-    const response = await fetch(harness.url, init as RequestInit);
-    const text = await response.text();
-    harness.responses.push(text);
-    assertRefused(harness, parsed({ status: response.status, text, headers: response.headers }), 413);
+    assertRefused(harness, parsed(await request(harness, "/graphql", init as RequestInit)), 413);
 
     // Just under the limit is read normally.
     const small = await send(harness, { query: "{ __typename }", padding: "x".repeat(60 * 1024) });
@@ -261,10 +259,9 @@ describe("operation limits", () => {
     const none = parsed(await post(harness, new TextEncoder().encode(operation), {}));
     assertRefused(harness, none, 400, "BAD_REQUEST");
 
-    const get = await fetch(`${harness.url}?query=${encodeURIComponent("{ __typename }")}`);
-    const getText = await get.text();
-    harness.responses.push(getText);
-    assertRefused(harness, parsed({ status: get.status, text: getText, headers: get.headers }), 400);
+    const get = await request(harness, `/graphql?query=${encodeURIComponent("{ __typename }")}`);
+    const getText = get.text;
+    assertRefused(harness, parsed(get), 400);
     assert.match(getText, /CSRF/);
   });
 
@@ -273,12 +270,10 @@ describe("operation limits", () => {
       query: ACCESS_TOKEN_MUTATION,
       variables: JSON.stringify(CREDENTIALS),
     });
-    const response = await fetch(`${harness.url}?${search}`, {
+    const response = await request(harness, `/graphql?${search}`, {
       headers: { "apollo-require-preflight": "true" },
     });
-    const text = await response.text();
-    harness.responses.push(text);
-    assertRefused(harness, parsed({ status: response.status, text, headers: response.headers }), 405);
+    assertRefused(harness, parsed(response), 405);
   });
 });
 

@@ -5,9 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { verify } from "node:crypto";
-import { connect } from "node:net";
 import { test } from "node:test";
-import { FakeAspose } from "../support/fake-aspose.js";
+import { FakeAspose } from "../../dev/fake-aspose.js";
+import { connectOnce } from "../../dev/ports.js";
+import { postOperation } from "../support/graphql-client.js";
 import { ACCESS_TOKEN_MUTATION, CLIENT_ID, CLIENT_SECRET } from "../support/harness.js";
 import { type LogLine, runToExit, type ServiceProcess, startService } from "../support/process.js";
 
@@ -39,26 +40,12 @@ function serviceEnv(fake: FakeAspose, overrides: Record<string, string> = {}): R
 }
 
 function tokenRequest(origin: string): Promise<Response> {
-  return fetch(`${origin}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-request-id": "in-flight-1" },
-    body: JSON.stringify({
-      query: ACCESS_TOKEN_MUTATION,
-      variables: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
-    }),
-  });
-}
-
-/** Resolves when a TCP connection to the port is accepted, rejects with the socket error otherwise. */
-function connectOnce(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve();
-    });
-    socket.once("error", reject);
-  });
+  return postOperation(
+    `${origin}/graphql`,
+    ACCESS_TOKEN_MUTATION,
+    { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+    { "x-request-id": "in-flight-1" },
+  );
 }
 
 /** True when `token` is an RS256 JWT signed by this fake: the token came back byte for byte. */

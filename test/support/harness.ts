@@ -2,16 +2,32 @@
  * Runs the real service in-process on loopback, against the fake Aspose, with a real GraphQL client
  * over real HTTP. Logs are captured line by line so tests can prove no secret is ever written.
  */
+import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import type { TestContext } from "node:test";
-import { ClientError, GraphQLClient } from "graphql-request";
+import { GraphQLClient } from "graphql-request";
+import { FakeAspose, type FakeAsposeOptions } from "../../dev/fake-aspose.js";
 import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import { createStores } from "../../src/stores/index.js";
-import { FakeAspose, type FakeAsposeOptions } from "./fake-aspose.js";
+import {
+  ACCESS_TOKEN_MUTATION,
+  type AccessTokenFields,
+  type ExecuteResult,
+  executeOperation,
+  type Reply,
+  send,
+} from "./graphql-client.js";
 import { ObservedTokenStore } from "./observed-store.js";
+
+export {
+  ACCESS_TOKEN_MUTATION,
+  type AccessTokenFields,
+  type ExecuteResult,
+  type GraphQLErrorShape,
+} from "./graphql-client.js";
 
 export const CLIENT_ID = "0f6c2a51-4c5e-4f3a-9d33-5b1c2f0e9a77";
 export const CLIENT_SECRET = "9b1e7c4d2a8f4e6b8c0d1f2a3b4c5d6e";
@@ -111,69 +127,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 }
 
-export const ACCESS_TOKEN_MUTATION = /* GraphQL */ `
-  mutation AccessToken($clientId: String!, $clientSecret: String!, $minValidity: Int, $forceRefresh: Boolean) {
-    accessToken(clientId: $clientId, clientSecret: $clientSecret, minValidity: $minValidity, forceRefresh: $forceRefresh) {
-      accessToken
-      tokenType
-      expiresIn
-      expiresAt
-      issuedAt
-      fromCache
-      scopes
-      defaultStorage
-    }
-  }
-`;
-
-export interface AccessTokenFields {
-  accessToken: string;
-  tokenType: string;
-  expiresIn: number;
-  expiresAt: string;
-  issuedAt: string;
-  fromCache: boolean;
-  scopes: string[];
-  defaultStorage: string | null;
-}
-
-export interface GraphQLErrorShape {
-  message: string;
-  extensions?: { code?: string; retryAfter?: number; [key: string]: unknown };
-  path?: (string | number)[];
-}
-
-export interface ExecuteResult<T> {
-  data: T | null | undefined;
-  errors: GraphQLErrorShape[] | undefined;
-  status: number;
-}
-
 /** Runs an operation with the real GraphQL client; GraphQL errors come back as data, not throws. */
 export async function execute<T = { accessToken: AccessTokenFields }>(
   harness: Harness,
   query: string,
   variables: Record<string, unknown> = {},
 ): Promise<ExecuteResult<T>> {
-  try {
-    const result = await harness.client.rawRequest<T>(query, variables);
-    harness.responses.push(JSON.stringify(result));
-    return {
-      data: result.data,
-      errors: result.errors as GraphQLErrorShape[] | undefined,
-      status: result.status,
-    };
-  } catch (error) {
-    if (error instanceof ClientError) {
-      harness.responses.push(JSON.stringify(error.response));
-      return {
-        data: error.response.data as T | null | undefined,
-        errors: error.response.errors as GraphQLErrorShape[] | undefined,
-        status: error.response.status,
-      };
-    }
-    throw error;
-  }
+  const { body, ...result } = await executeOperation<T>(harness.client, query, variables);
+  harness.responses.push(body);
+  return result;
 }
 
 /** The accessToken mutation with the given credentials and options. */
@@ -188,17 +150,21 @@ export function requestToken(
   });
 }
 
+/** Any request to the service by path, its answer recorded like every other. */
+export async function request(harness: Harness, path: string, init: RequestInit = {}): Promise<Reply> {
+  const reply = await send(`${harness.origin}${path}`, init);
+  harness.responses.push(reply.text);
+  return reply;
+}
+
 /** A raw HTTP POST to the service, for malformed and hostile requests a GraphQL client cannot send. */
-export async function post(
+export function post(
   harness: Harness,
   body: string | Uint8Array,
   headers: Record<string, string> = { "content-type": "application/json" },
   path = "/graphql",
-): Promise<{ status: number; text: string; headers: Headers }> {
-  const response = await fetch(`${harness.origin}${path}`, { method: "POST", body, headers });
-  const text = await response.text();
-  harness.responses.push(text);
-  return { status: response.status, text, headers: response.headers };
+): Promise<Reply> {
+  return request(harness, path, { method: "POST", body, headers });
 }
 
 /** Fails when any secret appears in any captured log line or response body. */
@@ -217,4 +183,25 @@ export async function harnessFor(t: TestContext, options: HarnessOptions = {}): 
 /** Tokens may appear in a successful response, never in a log line. */
 export function tokensInLogs(harness: Harness, tokens: readonly string[]): string[] {
   return tokens.filter((token) => harness.logs.some((line) => line.includes(token)));
+}
+
+/** Every access token the service answered, read from the recorded answers. */
+export function answeredTokens(harness: Harness): string[] {
+  const tokens: string[] = [];
+  for (const text of harness.responses) {
+    for (const match of text.matchAll(/"accessToken":"([^"]+)"/g)) if (match[1]) tokens.push(match[1]);
+  }
+  return tokens;
+}
+
+/** Asserts that every value under one of `keys`, at any depth of a JSON log line, is censored. */
+export function assertKeysRedacted(line: string, keys: ReadonlySet<string>): void {
+  const walk = (value: unknown): void => {
+    if (typeof value !== "object" || value === null) return;
+    for (const [key, child] of Object.entries(value)) {
+      if (keys.has(key)) assert.equal(child, "[REDACTED]", `log key ${key} not redacted: ${line}`);
+      walk(child);
+    }
+  };
+  walk(JSON.parse(line));
 }

@@ -4,116 +4,55 @@
  * by line so tests can read logs; the "ready" line is found by its `port` field only, so a change to its
  * message or other fields does not break the helpers.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { createServer } from "node:net";
-import { createInterface } from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
+import { freePort } from "../../dev/ports.js";
+import { type Child, spawnChild } from "../../dev/spawn.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import { RedisHealth } from "../../src/stores/redis/redis-health.js";
+import { postOperation, readAnswer } from "./graphql-client.js";
+import { type ReadyService, startService } from "./process.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-
-/** One service process. */
+/** One service process, named for the replica it plays. */
 export class Replica {
   readonly name: string;
   readonly origin: string;
-  /** Every line the process wrote to stdout (JSON log lines) and stderr. */
-  readonly logs: string[];
-  readonly #child: ChildProcessWithoutNullStreams;
-  readonly #exited: Promise<number | null>;
+  readonly #service: ReadyService;
 
-  private constructor(
-    name: string,
-    origin: string,
-    logs: string[],
-    child: ChildProcessWithoutNullStreams,
-    exited: Promise<number | null>,
-  ) {
+  private constructor(name: string, service: ReadyService) {
     this.name = name;
-    this.origin = origin;
-    this.logs = logs;
-    this.#child = child;
-    this.#exited = exited;
+    this.origin = service.origin;
+    this.#service = service;
   }
 
   /** Spawns the service with `env` on top of test defaults (PORT=0) and waits for its ready line. */
   static async start(name: string, env: Record<string, string>, readyTimeoutMs = 20_000): Promise<Replica> {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      cwd: ROOT,
-      // A clean environment: nothing from the test runner leaks into the service's config.
-      env: {
-        PATH: process.env.PATH ?? "",
-        NODE_ENV: "test",
-        HOST: "127.0.0.1",
-        PORT: "0",
-        LOG_LEVEL: "info",
-        ...env,
-      },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const logs: string[] = [];
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    createInterface({ input: child.stderr }).on("line", (line) => logs.push(line));
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(new Error(`${name} was not ready within ${readyTimeoutMs} ms:\n${logs.join("\n")}`));
-      }, readyTimeoutMs);
-      createInterface({ input: child.stdout }).on("line", (line) => {
-        logs.push(line);
-        const found = portOf(line);
-        if (found !== undefined) {
-          clearTimeout(timer);
-          resolve(found);
-        }
-      });
-      void exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`${name} exited with ${code} before it was ready:\n${logs.join("\n")}`));
-      });
-    });
-    return new Replica(name, `http://127.0.0.1:${port}`, logs, child, exited);
+    try {
+      return new Replica(
+        name,
+        await startService({ NODE_ENV: "test", LOG_LEVEL: "info", ...env }, readyTimeoutMs),
+      );
+    } catch (error) {
+      throw new Error(`${name} did not start: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** Every line the process wrote to stdout (JSON log lines) and stderr. */
+  get logs(): string[] {
+    return this.#service.lines;
   }
 
   /** SIGTERM, then SIGKILL past the deadline; resolves with the exit code. */
   async stop(deadlineMs = 10_000): Promise<number | null> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return this.#exited;
-    this.#child.kill("SIGTERM");
-    const timer = setTimeout(() => this.#child.kill("SIGKILL"), deadlineMs);
-    const code = await this.#exited;
-    clearTimeout(timer);
-    return code;
+    return (await this.#service.stop(deadlineMs)).code;
   }
 
   /** Parsed JSON log lines (others skipped). */
   jsonLogs(): Record<string, unknown>[] {
-    const parsed: Record<string, unknown>[] = [];
-    for (const line of this.logs) {
-      const value = parseJson(line);
-      if (value !== undefined) parsed.push(value);
-    }
-    return parsed;
+    return this.#service.logs;
   }
-}
-
-function parseJson(line: string): Record<string, unknown> | undefined {
-  if (!line.startsWith("{")) return undefined;
-  try {
-    const value: unknown = JSON.parse(line);
-    return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function portOf(line: string): number | undefined {
-  const port = parseJson(line)?.port;
-  return typeof port === "number" && Number.isInteger(port) && port > 0 ? port : undefined;
 }
 
 /** Starts several replicas in parallel; if one fails, the others are stopped. */
@@ -169,13 +108,10 @@ export async function requestTokenFrom(
   replica: Replica,
   variables: { clientId: string; clientSecret: string; forceRefresh?: boolean },
 ): Promise<GraphQLAnswer> {
-  const response = await fetch(`${replica.origin}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query: MUTATION, variables }),
-  });
-  const body = (await response.json()) as Omit<GraphQLAnswer, "status">;
-  return { status: response.status, data: body.data, errors: body.errors };
+  const { status, data, errors } = await readAnswer<GraphQLAnswer["data"] & object>(
+    await postOperation(`${replica.origin}/graphql`, MUTATION, variables),
+  );
+  return { status, data, errors };
 }
 
 /** The first error's code, or "ok". */
@@ -222,21 +158,10 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`);
 }
 
-/** A port free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** A throwaway redis-server (no persistence) that tests may stop and start again on the same port. */
 export class ThrowawayRedis {
   readonly port: number;
-  #child: ChildProcessWithoutNullStreams | undefined;
+  #child: Child | undefined;
 
   private constructor(port: number) {
     this.port = port;
@@ -254,50 +179,39 @@ export class ThrowawayRedis {
 
   /** Starts the server (again) on its port; resolves once it accepts connections. */
   async resume(timeoutMs = 10_000): Promise<void> {
-    const child = spawn(
-      "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-      { stdio: ["pipe", "pipe", "pipe"] },
-    );
-    this.#child = child;
-    const output: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(new Error(`redis-server not ready on ${this.port}:\n${output.join("\n")}`));
-      }, timeoutMs);
-      createInterface({ input: child.stdout }).on("line", (line) => {
-        output.push(line);
-        if (line.includes("Ready to accept connections")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited with ${code}:\n${output.join("\n")}`));
-      });
+    const child = spawnChild({
+      command: "redis-server",
+      args: ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      env: {},
     });
+    this.#child = child;
+    try {
+      await child.waitForLine(
+        (line) => line.includes("Ready to accept connections"),
+        "its ready line",
+        timeoutMs,
+      );
+    } catch (error) {
+      await child.kill();
+      throw error;
+    }
   }
 
   /** Freezes the server (SIGSTOP): connections stay open, nothing answers, as a hung Redis. */
   freeze(): void {
-    this.#child?.kill("SIGSTOP");
+    this.#child?.child.kill("SIGSTOP");
   }
 
   /** Lets a frozen server go on (SIGCONT). */
   thaw(): void {
-    this.#child?.kill("SIGCONT");
+    this.#child?.child.kill("SIGCONT");
   }
 
   /** Kills the server abruptly (as a crash or a network cut looks to clients). */
   async kill(): Promise<void> {
     const child = this.#child;
     this.#child = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, "exit");
-    child.kill("SIGKILL");
-    await exited;
+    await child?.kill();
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decodeJwtClaims } from "../support/fake-aspose.js";
+import { decodeJwtClaims } from "../../dev/fake-aspose.js";
 import {
   type AccessTokenFields,
   CLIENT_ID,

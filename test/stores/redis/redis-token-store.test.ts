@@ -1,24 +1,24 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { lockoutPolicy } from "../../src/limits/attempt-limiter.js";
-import { MemoryAttemptLimiter } from "../../src/stores/memory/memory-attempt-limiter.js";
-import type { RedisHealth } from "../../src/stores/redis/redis-health.js";
-import { RedisTokenStore } from "../../src/stores/redis/redis-token-store.js";
-import { TokenSealer } from "../../src/stores/redis/token-sealer.js";
-import { type Credential, CredentialKeyer } from "../../src/tokens/credential.js";
-import type { TokenIssuer } from "../../src/tokens/ports.js";
-import { TokenService } from "../../src/tokens/token-service.js";
-import type { IssuedToken, ServedToken } from "../../src/tokens/types.js";
-import { TestClock } from "../support/harness.js";
+import { freePort } from "../../../dev/ports.js";
+import { lockoutPolicy } from "../../../src/limits/attempt-limiter.js";
+import { MemoryAttemptLimiter } from "../../../src/stores/memory/memory-attempt-limiter.js";
+import type { RedisHealth } from "../../../src/stores/redis/redis-health.js";
+import { RedisTokenStore } from "../../../src/stores/redis/redis-token-store.js";
+import { TokenSealer } from "../../../src/stores/redis/token-sealer.js";
+import { type Credential, CredentialKeyer } from "../../../src/tokens/credential.js";
+import type { TokenIssuer } from "../../../src/tokens/ports.js";
+import { TokenService } from "../../../src/tokens/token-service.js";
+import type { IssuedToken, ServedToken } from "../../../src/tokens/types.js";
+import { TestClock } from "../../support/harness.js";
 import {
   connectHealth,
   deleteKeys,
   eventually,
-  freePort,
   ThrowawayRedis,
   uniquePrefix,
-} from "../support/replicas.js";
+} from "../../support/replicas.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const SERVER_KEY = randomBytes(32);

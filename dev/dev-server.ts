@@ -3,10 +3,10 @@
  * the mutation in Apollo Sandbox. Demo credentials: clientId `demo-client-id`, clientSecret
  * `demo-client-secret`. Any real-upstream setting in the environment is overridden.
  */
-import { createApp } from "../../src/app.js";
-import { loadConfig } from "../../src/config/index.js";
-import { createLogger } from "../../src/observability/logger.js";
-import { ServiceMetrics } from "../../src/observability/metrics.js";
+import { createApp } from "../src/app.js";
+import { loadConfig } from "../src/config/index.js";
+import { createLogger } from "../src/observability/logger.js";
+import { ServiceMetrics } from "../src/observability/metrics.js";
 import { FakeAspose } from "./fake-aspose.js";
 
 export const DEMO_CLIENT_ID = "demo-client-id";

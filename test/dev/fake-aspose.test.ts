@@ -4,8 +4,8 @@ import { once } from "node:events";
 import { connect } from "node:net";
 import type { TestContext } from "node:test";
 import { test } from "node:test";
-import type { FakeAsposeOptions, TokenRequestRecord } from "./fake-aspose.js";
-import { decodeJwtClaims, FakeAspose } from "./fake-aspose.js";
+import type { FakeAsposeOptions, TokenRequestRecord } from "../../dev/fake-aspose.js";
+import { decodeJwtClaims, FakeAspose } from "../../dev/fake-aspose.js";
 
 const CLIENT_ID = "2b1a4f3e-6c1d-4c8e-9a57-0f5e2d7c9b11";
 // Characters that break a secret that is not form-encoded.

@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
-import type { AttemptReservation, LockoutPolicy } from "../../src/limits/attempt-limiter.js";
-import { MemoryAttemptLimiter } from "../../src/stores/memory/memory-attempt-limiter.js";
-import { RedisAttemptLimiter } from "../../src/stores/redis/redis-attempt-limiter.js";
-import type { RedisHealth } from "../../src/stores/redis/redis-health.js";
-import { TestClock } from "../support/harness.js";
-import { connectHealth, deleteKeys, freePort, scanKeys, uniquePrefix } from "../support/replicas.js";
+import { freePort } from "../../../dev/ports.js";
+import type { AttemptReservation, LockoutPolicy } from "../../../src/limits/attempt-limiter.js";
+import { MemoryAttemptLimiter } from "../../../src/stores/memory/memory-attempt-limiter.js";
+import { RedisAttemptLimiter } from "../../../src/stores/redis/redis-attempt-limiter.js";
+import type { RedisHealth } from "../../../src/stores/redis/redis-health.js";
+import { TestClock } from "../../support/harness.js";
+import { connectHealth, deleteKeys, scanKeys, uniquePrefix } from "../../support/replicas.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const POLICY: LockoutPolicy = {

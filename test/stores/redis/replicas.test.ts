@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
-import { FakeAspose } from "../support/fake-aspose.js";
-import { CLIENT_ID, CLIENT_SECRET } from "../support/harness.js";
+import { FakeAspose } from "../../../dev/fake-aspose.js";
+import { CLIENT_ID, CLIENT_SECRET } from "../../support/harness.js";
 import {
   deleteKeys,
   eventually,
@@ -19,7 +19,7 @@ import {
   scanKeys,
   startReplicas,
   uniquePrefix,
-} from "../support/replicas.js";
+} from "../../support/replicas.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const LOCKOUT_THRESHOLD = 3;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { TokenSealer } from "../../src/stores/redis/token-sealer.js";
-import { Credential } from "../../src/tokens/credential.js";
-import type { IssuedToken } from "../../src/tokens/types.js";
+import { TokenSealer } from "../../../src/stores/redis/token-sealer.js";
+import { Credential } from "../../../src/tokens/credential.js";
+import type { IssuedToken } from "../../../src/tokens/types.js";
 
 interface Credentials {
   readonly clientId: string;

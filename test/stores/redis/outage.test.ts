@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { FakeAspose } from "../support/fake-aspose.js";
+import { FakeAspose } from "../../../dev/fake-aspose.js";
 import {
   eventually,
   metricValue,
@@ -15,7 +15,7 @@ import {
   requestTokenFrom,
   startReplicas,
   ThrowawayRedis,
-} from "../support/replicas.js";
+} from "../../support/replicas.js";
 
 const CLIENTS = {
   before: { clientId: "a1b2c3d4-0000-4000-8000-000000000001", clientSecret: "secret-before-outage-001" },

@@ -1,0 +1,4 @@
+/** Progress lines on stderr, so stdout carries only the report. */
+export function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
