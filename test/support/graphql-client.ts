@@ -15,6 +15,7 @@ export const ACCESS_TOKEN_MUTATION = /* GraphQL */ `
       expiresAt
       issuedAt
       fromCache
+      stale
       scopes
       defaultStorage
     }
@@ -28,6 +29,7 @@ export interface AccessTokenFields {
   expiresAt: string;
   issuedAt: string;
   fromCache: boolean;
+  stale: boolean;
   scopes: string[];
   defaultStorage: string | null;
 }

@@ -10,7 +10,9 @@ import type { IssuedToken } from "../../src/tokens/types.js";
 export class ObservedTokenStore implements TokenStore {
   readonly #inner: TokenStore;
   readonly #waiters = new Set<{ n: number; resolve: () => void }>();
+  readonly #putWaiters = new Set<{ n: number; resolve: () => void }>();
   #entered = 0;
+  #puts = 0;
 
   constructor(inner: TokenStore) {
     this.#inner = inner;
@@ -19,17 +21,20 @@ export class ObservedTokenStore implements TokenStore {
   get(credential: Credential): Promise<StoredToken | undefined> {
     const result = this.#inner.get(credential);
     this.#entered++;
-    for (const waiter of this.#waiters) {
-      if (this.#entered >= waiter.n) {
-        this.#waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
+    release(this.#waiters, this.#entered);
     return result;
   }
 
-  put(credential: Credential, token: IssuedToken, ttlMs: number): Promise<void> {
-    return this.#inner.put(credential, token, ttlMs);
+  async put(credential: Credential, token: IssuedToken, ttlMs: number): Promise<void> {
+    await this.#inner.put(credential, token, ttlMs);
+    this.#puts++;
+    release(this.#putWaiters, this.#puts);
+  }
+
+  /** Resolves once `n` tokens in total have been stored (a background refresh is done when it stores). */
+  stored(n: number): Promise<void> {
+    if (this.#puts >= n) return Promise.resolve();
+    return new Promise((resolve) => this.#putWaiters.add({ n, resolve }));
   }
 
   delete(credential: Credential): Promise<void> {
@@ -57,5 +62,14 @@ export class ObservedTokenStore implements TokenStore {
   entered(n: number): Promise<void> {
     if (this.#entered >= n) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.add({ n, resolve }));
+  }
+}
+
+function release(waiters: Set<{ n: number; resolve: () => void }>, count: number): void {
+  for (const waiter of waiters) {
+    if (count >= waiter.n) {
+      waiters.delete(waiter);
+      waiter.resolve();
+    }
   }
 }
