@@ -1,18 +1,7 @@
 import { unwrapResolverError } from "@apollo/server/errors";
 import type { GraphQLError, GraphQLFormattedError } from "graphql";
 import type { Logger } from "pino";
-import { ServiceError } from "./errors.js";
-
-// Apollo's own request-level codes: their messages are about the request's shape, safe to return.
-const REQUEST_CODES = new Set([
-  "GRAPHQL_PARSE_FAILED",
-  "GRAPHQL_VALIDATION_FAILED",
-  "BAD_USER_INPUT",
-  "BAD_REQUEST",
-  "PERSISTED_QUERY_NOT_FOUND",
-  "PERSISTED_QUERY_NOT_SUPPORTED",
-  "OPERATION_RESOLUTION_FAILURE",
-]);
+import { REQUEST_CODES, ServiceCode, ServiceError } from "./errors.js";
 
 // graphql-js echoes a rejected variable's value ("got invalid value \"s3cr3t\""): the value may be
 // a secret sent with the wrong type, so it is never returned or logged.
@@ -60,7 +49,7 @@ export function errorFormatter(
     return {
       message: "Internal server error",
       path: formatted.path,
-      extensions: { code: "INTERNAL_SERVER_ERROR" },
+      extensions: { code: ServiceCode.INTERNAL_SERVER_ERROR },
     };
   };
 }

@@ -16,7 +16,9 @@ import {
 } from "../errors.js";
 import { redactText } from "../observability/redact.js";
 import type { Clock, Credentials, IssuedToken } from "../tokens/types.js";
+import { describeBody } from "./body-shape.js";
 import { readTokenClaims } from "./jwt-claims.js";
+import { retryAfterSeconds } from "./retry-after.js";
 import { parseOAuthError, parseTokenResponse } from "./wire.js";
 
 /** The outcome class of one upstream attempt, as metrics count it. */
@@ -218,27 +220,6 @@ export class AsposeTokenClient {
   }
 }
 
-/** What a refused body looked like, without any of its values. */
-function describeBody(body: string): Record<string, unknown> {
-  const trimmed = body.trimStart();
-  if (trimmed === "") return { kind: "empty" };
-  if (trimmed.startsWith("<")) return { kind: "html", length: body.length };
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
-      const fields = Object.entries(parsed)
-        .slice(0, 10)
-        .map(
-          ([name, value]) => `${redactText(name, [], 32)}:${Array.isArray(value) ? "array" : typeof value}`,
-        );
-      return { kind: "json-object", length: body.length, fields };
-    }
-    return { kind: `json-${Array.isArray(parsed) ? "array" : typeof parsed}`, length: body.length };
-  } catch {
-    return { kind: "not-json", length: body.length };
-  }
-}
-
 function outcomeOf(error: unknown): UpstreamOutcome {
   if (error instanceof HTTPError) {
     const status = error.response.statusCode;
@@ -258,28 +239,4 @@ function errorCode(error: unknown): string {
   if (error instanceof Error && "code" in error && typeof error.code === "string")
     return error.code.slice(0, 40);
   return error instanceof Error ? error.name.slice(0, 40) : "unknown";
-}
-
-// RFC 9110 §5.6.7: IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), obsolete RFC 850
-// ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime ("Sun Nov  6 08:49:37 1994").
-const IMF_OR_RFC850_DATE = /^[A-Z][a-z]{2,8}, \d{2}[ -][A-Z][a-z]{2}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$/;
-const ASCTIME_DATE = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [\d ]\d \d{2}:\d{2}:\d{2} \d{4}$/;
-
-/** Retry-After as whole seconds (delta-seconds or an HTTP date); undefined when absent or invalid. */
-export function retryAfterSeconds(
-  header: string | string[] | undefined,
-  now = Date.now(),
-): number | undefined {
-  const value = (Array.isArray(header) ? header[0] : header)?.trim();
-  if (value === undefined) return undefined;
-  if (/^\d+$/.test(value)) return Math.min(Number(value), 86_400);
-  // Only the HTTP-date forms reach Date.parse, which alone reads "1.5" or "-5" as dates in 2001
-  // ("retry now"); RFC 9110 §10.2.3 says an invalid value is ignored. asctime has no zone but is UTC.
-  const date = IMF_OR_RFC850_DATE.test(value)
-    ? Date.parse(value)
-    : ASCTIME_DATE.test(value)
-      ? Date.parse(`${value} GMT`)
-      : Number.NaN;
-  if (Number.isNaN(date)) return undefined;
-  return Math.min(Math.max(0, Math.ceil((date - now) / 1000)), 86_400);
 }
