@@ -3,10 +3,10 @@
  * names with their types, never a value. A body that failed validation may still hold a token (or an
  * echoed secret) in a form the redaction cannot recognise, so its values never reach a log line.
  */
-import { redactText } from "../observability/redact.js";
+import { type EchoedCredentials, redactUpstream } from "../observability/redact.js";
 
 /** What a refused body looked like, without any of its values. */
-export function describeBody(body: string): Record<string, unknown> {
+export function describeBody(body: string, credentials: EchoedCredentials): Record<string, unknown> {
   const trimmed = body.trimStart();
   if (trimmed === "") return { kind: "empty" };
   if (trimmed.startsWith("<")) return { kind: "html", length: body.length };
@@ -16,7 +16,8 @@ export function describeBody(body: string): Record<string, unknown> {
       const fields = Object.entries(parsed)
         .slice(0, 10)
         .map(
-          ([name, value]) => `${redactText(name, [], 32)}:${Array.isArray(value) ? "array" : typeof value}`,
+          ([name, value]) =>
+            `${redactUpstream(name, credentials, 32)}:${Array.isArray(value) ? "array" : typeof value}`,
         );
       return { kind: "json-object", length: body.length, fields };
     }

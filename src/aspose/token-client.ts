@@ -4,7 +4,7 @@
  */
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import got, { type Got, HTTPError, RequestError } from "got";
+import got, { type Got, HTTPError, RequestError, type Response } from "got";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import {
@@ -19,10 +19,10 @@ import type { Clock, Credentials, IssuedToken } from "../tokens/types.js";
 import { describeBody } from "./body-shape.js";
 import { readTokenClaims } from "./jwt-claims.js";
 import { retryAfterSeconds } from "./retry-after.js";
-import { parseOAuthError, parseTokenResponse } from "./wire.js";
+import { checkTokenResponse, MIN_TOKEN_LIFETIME_SECONDS, parseOAuthError } from "./wire.js";
 
 /** The outcome class of one upstream attempt, as metrics count it. */
-export type UpstreamOutcome = "2xx" | "3xx" | "4xx" | "429" | "5xx" | "network";
+export type UpstreamOutcome = "2xx" | "3xx" | "4xx" | "429" | "5xx" | "network" | "oversized";
 
 /** Receives one event per upstream attempt and one per whole call; metrics implement it. */
 export interface UpstreamObserver {
@@ -38,7 +38,15 @@ export interface AsposeTokenClientOptions extends AsposeSettings {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly observer?: UpstreamObserver;
+  /** The largest answer read, counted after decompression; defaults to DEFAULT_MAX_RESPONSE_BYTES. */
+  readonly maxResponseBytes?: number;
 }
+
+/**
+ * A token answer is under 4 KiB (a JWT of about 1 KiB and three fields); 64 KiB leaves room for a
+ * larger JWT or an error page while keeping a hostile answer's cost flat.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
 // The identity server's 400 codes that mean this service sent a wrong request: the caller cannot fix
 // them, the operator must (wrong ASPOSE_TOKEN_PATH or a proxy rewriting the body).
@@ -75,9 +83,11 @@ export class AsposeTokenClient {
   readonly tokenUrl: string;
   readonly #http: Got;
   readonly #options: AsposeTokenClientOptions;
+  readonly #maxResponseBytes: number;
 
   constructor(options: AsposeTokenClientOptions) {
     this.#options = options;
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.tokenUrl = `${options.baseUrl}${options.tokenPath}`;
     const observer = options.observer;
     this.#http = got.extend({
@@ -138,9 +148,10 @@ export class AsposeTokenClient {
     const abort = new AbortController();
     const deadlineTimer = setTimeout(() => abort.abort(), totalTimeoutMs);
     deadlines.set(abort.signal, Date.now() + totalTimeoutMs);
-    let body: string;
+    let oversized: { transferred: number } | undefined;
+    let response: Response<string>;
     try {
-      const response = await this.#http.post(this.tokenUrl, {
+      const pending = this.#http.post(this.tokenUrl, {
         // Form body, never the query string: a secret in a URL ends up in access logs.
         body: new URLSearchParams({
           grant_type: "client_credentials",
@@ -149,36 +160,84 @@ export class AsposeTokenClient {
         }).toString(),
         signal: abort.signal,
       });
-      body = response.body;
+      // got counts `transferred` on the stream it reads, after decompression, so a gzip bomb is cut at
+      // the cap on its inflated bytes; an honest Content-Length over the cap is refused before reading.
+      // Aborting the call's own signal destroys the socket: the transfer stops, it is not drained.
+      pending.on("downloadProgress", ({ transferred, total }) => {
+        if (oversized !== undefined) return;
+        if (transferred > this.#maxResponseBytes || (total ?? 0) > this.#maxResponseBytes) {
+          oversized = { transferred: Math.max(transferred, total ?? 0) };
+          abort.abort();
+        }
+      });
+      response = await pending;
     } catch (error) {
-      const outcome = outcomeOf(error);
+      const outcome = oversized === undefined ? outcomeOf(error) : "oversized";
       observer?.attempt(outcome);
       observer?.call(outcome, (performance.now() - started) / 1000);
+      if (oversized !== undefined) {
+        this.#options.logger.error(
+          { maxResponseBytes: this.#maxResponseBytes, upstreamBytes: oversized.transferred },
+          "Aspose token endpoint sent an answer larger than the cap; the transfer was cut",
+        );
+        throw upstreamBadResponse();
+      }
       throw this.#translate(error, credentials);
     } finally {
       clearTimeout(deadlineTimer);
     }
-    observer?.attempt("2xx");
-    observer?.call("2xx", (performance.now() - started) / 1000);
-    const parsed = parseTokenResponse(body);
-    if (parsed === undefined) {
-      this.#options.logger.error(
-        // Only the body's shape: a 200 body may hold a token in a form the redaction cannot recognise.
-        { upstreamBody: describeBody(body) },
-        "Aspose token endpoint answered 200 with a body that is not a valid token response",
+    const status = response.statusCode;
+    const outcome = outcomeOfStatus(status);
+    observer?.attempt(outcome);
+    observer?.call(outcome, (performance.now() - started) / 1000);
+    // got calls a 3xx "ok" when redirects are not followed; only a 2xx can carry a token.
+    if (status < 200 || status > 299) {
+      throw this.#refused(
+        status >= 300 && status < 400
+          ? "the status is a redirect, which is never followed: it would replay the secret to its Location"
+          : "the status is not 2xx",
+        { upstreamStatus: status, upstreamBody: describeBody(response.body, credentials) },
       );
-      throw upstreamBadResponse();
     }
+    const checked = checkTokenResponse(response.body);
+    if (!checked.ok) {
+      // Only the body's shape: a 200 body may hold a token in a form the redaction cannot recognise.
+      throw this.#refused(checked.reason, {
+        upstreamStatus: status,
+        upstreamExpiresIn: checked.expiresIn,
+        upstreamBody: describeBody(response.body, credentials),
+      });
+    }
+    const parsed = checked.response;
     const claims = readTokenClaims(parsed.accessToken);
     const byExpiresIn = sentAtMs + parsed.expiresInSeconds * 1000;
+    const expiresAtMs = claims.exp === undefined ? byExpiresIn : Math.min(byExpiresIn, claims.exp * 1000);
+    // After the JWT exp cap: an expired or dying token would be served once and refetched every call.
+    // Rounded up: the exp is in whole seconds, and a fraction here is only the request's own latency.
+    const remainingSeconds = Math.ceil((expiresAtMs - clock()) / 1000);
+    if (remainingSeconds < MIN_TOKEN_LIFETIME_SECONDS) {
+      throw this.#refused(
+        `the token's remaining lifetime at receipt (JWT exp capping expires_in) is under ${MIN_TOKEN_LIFETIME_SECONDS} seconds`,
+        { upstreamStatus: status, remainingSeconds },
+      );
+    }
     return {
       accessToken: parsed.accessToken,
       tokenType: parsed.tokenType,
       issuedAtMs: sentAtMs,
-      expiresAtMs: claims.exp === undefined ? byExpiresIn : Math.min(byExpiresIn, claims.exp * 1000),
+      expiresAtMs,
       scopes: claims.scopes,
       defaultStorage: claims.defaultStorage,
     };
+  }
+
+  /** Logs one refused answer with its reason (never a value from it) and makes its coded error. */
+  #refused(reason: string, fields: Record<string, unknown>): ServiceError {
+    this.#options.logger.error(
+      { ...fields, reason },
+      "Aspose token endpoint gave an answer that is not a usable token",
+    );
+    return upstreamBadResponse();
   }
 
   /** Translates a got failure once, here, into the documented codes. */
@@ -221,14 +280,15 @@ export class AsposeTokenClient {
 }
 
 function outcomeOf(error: unknown): UpstreamOutcome {
-  if (error instanceof HTTPError) {
-    const status = error.response.statusCode;
-    if (status === 429) return "429";
-    if (status >= 500) return "5xx";
-    if (status >= 400) return "4xx";
-    return "3xx";
-  }
-  return "network";
+  return error instanceof HTTPError ? outcomeOfStatus(error.response.statusCode) : "network";
+}
+
+function outcomeOfStatus(status: number): UpstreamOutcome {
+  if (status === 429) return "429";
+  if (status >= 500) return "5xx";
+  if (status >= 400) return "4xx";
+  if (status >= 300) return "3xx";
+  return "2xx";
 }
 
 function isAbort(error: unknown): boolean {
