@@ -14,7 +14,7 @@ import {
   upstreamRateLimited,
   upstreamUnavailable,
 } from "../errors.js";
-import { redactText } from "../observability/redact.js";
+import { redactUpstream } from "../observability/redact.js";
 import type { Clock, Credentials, IssuedToken } from "../tokens/types.js";
 import { describeBody } from "./body-shape.js";
 import { readTokenClaims } from "./jwt-claims.js";
@@ -262,8 +262,8 @@ export class AsposeTokenClient {
       logger.error(
         {
           upstreamStatus: status,
-          upstreamError: oauthError === undefined ? undefined : redactText(oauthError, [], 64),
-          upstreamBody: redactText(rawBody, [credentials.clientSecret, credentials.clientId]),
+          upstreamError: oauthError === undefined ? undefined : redactUpstream(oauthError, credentials, 64),
+          upstreamBody: redactUpstream(rawBody, credentials),
         },
         misconfigured
           ? "Aspose refused the token request as malformed: check ASPOSE_BASE_URL and ASPOSE_TOKEN_PATH"
