@@ -176,11 +176,10 @@ export class AsposeTokenClient {
       observer?.attempt(outcome);
       observer?.call(outcome, (performance.now() - started) / 1000);
       if (oversized !== undefined) {
-        this.#options.logger.error(
-          { maxResponseBytes: this.#maxResponseBytes, upstreamBytes: oversized.transferred },
-          "Aspose token endpoint sent an answer larger than the cap; the transfer was cut",
+        throw this.#refused(
+          `an answer larger than the cap of ${this.#maxResponseBytes} bytes (counted inflated); the transfer was cut`,
+          { upstreamBytes: oversized.transferred },
         );
-        throw upstreamBadResponse();
       }
       throw this.#translate(error, credentials);
     } finally {
