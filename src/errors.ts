@@ -1,9 +1,90 @@
 /**
- * Every error code the API returns, made in one place. Messages are generic and helpful; they never
- * carry an upstream body, a URL, a clientId or a secret.
+ * The catalogue of every error code a client can see, documented once, and the coded errors this
+ * service makes. Messages are generic and helpful; they never carry an upstream body, a URL, a
+ * clientId or a secret. Nothing here imports from above it but the generated enum type: http/,
+ * format-error, resolvers, tokens and the connector all import from here.
  */
+import type { ApolloServerErrorCode } from "@apollo/server/errors";
 import { type ASTNode, GraphQLError, type GraphQLResolveInfo } from "graphql";
 import type { AccessTokenErrorCode } from "./__generated__/resolvers-types.js";
+
+/**
+ * The codes `accessToken` errors carry, documented for clients on `AccessTokenErrorCode` in
+ * schema/token.graphql (the generated type keeps this list and the SDL in step).
+ */
+export const ServiceCode = {
+  /** An invalid argument or operation, refused before anything was sent to Aspose. */
+  BAD_USER_INPUT: "BAD_USER_INPUT",
+  /** Aspose answered `invalid_client`: wrong secret, unknown id, swapped pair or a client not active yet. */
+  INVALID_CREDENTIALS: "INVALID_CREDENTIALS",
+  /** Too many failed attempts for this clientId or address; refused locally, `retryAfter` given. */
+  TOO_MANY_ATTEMPTS: "TOO_MANY_ATTEMPTS",
+  /** Aspose kept answering 429 after retries; `retryAfter` when Aspose said. */
+  UPSTREAM_RATE_LIMITED: "UPSTREAM_RATE_LIMITED",
+  /** Aspose could not be reached in time: timeouts, connection failures, 5xx after retries. */
+  UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
+  /** Aspose answered something unusable: malformed, oversized, a redirect, an out-of-range lifetime. */
+  UPSTREAM_BAD_RESPONSE: "UPSTREAM_BAD_RESPONSE",
+  /** An unexpected failure inside this service; details are logged, never returned. */
+  INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+} as const satisfies { readonly [Code in AccessTokenErrorCode]: Code };
+
+/**
+ * Apollo Server's request-level codes that reach clients through formatError with a sanitised
+ * message. (Apollo's BAD_USER_INPUT, for a variable of the wrong type, is the service's code above.)
+ */
+export const RequestCode = {
+  /** The document is not valid GraphQL syntax. */
+  GRAPHQL_PARSE_FAILED: "GRAPHQL_PARSE_FAILED",
+  /** The document is valid syntax but not a valid operation against this schema. */
+  GRAPHQL_VALIDATION_FAILED: "GRAPHQL_VALIDATION_FAILED",
+  /** The HTTP request is not a GraphQL request: bad JSON, wrong content type, CSRF, body too large. */
+  BAD_REQUEST: "BAD_REQUEST",
+  /** An automatic persisted query's hash is unknown; the client must send the document. */
+  PERSISTED_QUERY_NOT_FOUND: "PERSISTED_QUERY_NOT_FOUND",
+  /** Persisted queries are not enabled on this server. */
+  PERSISTED_QUERY_NOT_SUPPORTED: "PERSISTED_QUERY_NOT_SUPPORTED",
+  /** The document holds several operations and none was named, or the named one is missing. */
+  OPERATION_RESOLUTION_FAILURE: "OPERATION_RESOLUTION_FAILURE",
+} as const satisfies { readonly [name: string]: `${ApolloServerErrorCode}` };
+
+/** Codes the HTTP edge answers with before Apollo sees the request (GraphQL-shaped error bodies). */
+export const HttpCode = {
+  /** No route at this path; GraphQL is served at /graphql. */
+  NOT_FOUND: "NOT_FOUND",
+  /** A probe path asked with a method other than GET or HEAD. */
+  METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+} as const;
+
+/**
+ * Labels the HTTP edge gives a request's outcome in its log line and metrics, where no body carries
+ * a code (the client sees the status, or BAD_REQUEST in the body). Any code above is an outcome too.
+ */
+export const OutcomeLabel = {
+  /** Answered without error. */
+  OK: "ok",
+  /** The body was over the limit: 413, body code BAD_REQUEST. */
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  /** The client went away before its body was read. */
+  ABORTED: "ABORTED",
+  /** Apollo refused the HTTP method (a GET mutation): 405, body code BAD_REQUEST. */
+  METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+} as const;
+
+/** Any code a client can find in `extensions.code`. */
+export type ClientErrorCode =
+  | (typeof ServiceCode)[keyof typeof ServiceCode]
+  | (typeof RequestCode)[keyof typeof RequestCode]
+  | (typeof HttpCode)[keyof typeof HttpCode];
+
+/** Any outcome label of a request log line or metric. */
+export type Outcome = ClientErrorCode | (typeof OutcomeLabel)[keyof typeof OutcomeLabel];
+
+/** Apollo's request-level codes whose (sanitised) message is about the request's shape. */
+export const REQUEST_CODES: ReadonlySet<string> = new Set<string>([
+  ...Object.values(RequestCode),
+  ServiceCode.BAD_USER_INPUT,
+]);
 
 /** A GraphQLError whose code is one of the documented `AccessTokenErrorCode`s. */
 export class ServiceError extends GraphQLError {
@@ -33,13 +114,13 @@ export function badUserInput(
   extensions: Record<string, unknown> = {},
   nodes?: readonly ASTNode[],
 ): ServiceError {
-  return new ServiceError("BAD_USER_INPUT", message, extensions, nodes);
+  return new ServiceError(ServiceCode.BAD_USER_INPUT, message, extensions, nodes);
 }
 
 /** Aspose answered `invalid_client`. Unknown id and wrong secret look the same by design. */
 export function invalidCredentials(): ServiceError {
   return new ServiceError(
-    "INVALID_CREDENTIALS",
+    ServiceCode.INVALID_CREDENTIALS,
     "Aspose rejected these client credentials. Check that clientId and clientSecret are not swapped, " +
       "that the secret is current, and note that a newly created client can take a few minutes to become active.",
   );
@@ -48,7 +129,7 @@ export function invalidCredentials(): ServiceError {
 /** Too many failed attempts; refused locally. */
 export function tooManyAttempts(retryAfterSeconds: number): ServiceError {
   return new ServiceError(
-    "TOO_MANY_ATTEMPTS",
+    ServiceCode.TOO_MANY_ATTEMPTS,
     `Too many failed credential attempts. Try again in ${retryAfterSeconds} seconds.`,
     { retryAfter: retryAfterSeconds },
   );
@@ -57,7 +138,7 @@ export function tooManyAttempts(retryAfterSeconds: number): ServiceError {
 /** Aspose kept rate-limiting after retries. */
 export function upstreamRateLimited(retryAfterSeconds: number | undefined): ServiceError {
   return new ServiceError(
-    "UPSTREAM_RATE_LIMITED",
+    ServiceCode.UPSTREAM_RATE_LIMITED,
     retryAfterSeconds === undefined
       ? "Aspose is rate-limiting token requests. Try again later."
       : `Aspose is rate-limiting token requests. Try again in ${retryAfterSeconds} seconds.`,
@@ -68,7 +149,7 @@ export function upstreamRateLimited(retryAfterSeconds: number | undefined): Serv
 /** Aspose could not be reached in time, or kept failing with 5xx. */
 export function upstreamUnavailable(retryAfterSeconds?: number): ServiceError {
   return new ServiceError(
-    "UPSTREAM_UNAVAILABLE",
+    ServiceCode.UPSTREAM_UNAVAILABLE,
     retryAfterSeconds === undefined
       ? "The Aspose token service is unavailable or did not answer in time. Try again later."
       : `The Aspose token service is unavailable or did not answer in time. Try again in ${retryAfterSeconds} seconds.`,
@@ -79,7 +160,7 @@ export function upstreamUnavailable(retryAfterSeconds?: number): ServiceError {
 /** Aspose answered something unusable, or a 400 that means this service is misconfigured. */
 export function upstreamBadResponse(): ServiceError {
   return new ServiceError(
-    "UPSTREAM_BAD_RESPONSE",
+    ServiceCode.UPSTREAM_BAD_RESPONSE,
     "The Aspose token service gave an answer this service cannot use. The operator has been told in the logs.",
   );
 }

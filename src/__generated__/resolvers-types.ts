@@ -66,7 +66,7 @@ export type AccessTokenErrorCode =
   | 'INVALID_CREDENTIALS'
   /** Too many failed attempts for this clientId or from this address; refused locally without contacting Aspose. `extensions.retryAfter` gives the seconds to wait. */
   | 'TOO_MANY_ATTEMPTS'
-  /** Aspose answered something this service cannot use: malformed or truncated JSON, an HTML page, or a 400 that means this service is misconfigured. */
+  /** Aspose answered something this service cannot use: malformed or truncated JSON, an HTML page, an answer over the size cap, a redirect or other non-2xx status, an `expires_in` outside 10 s to 31 days, a token already expired or about to, or a 400 that means this service is misconfigured. Never cached. */
   | 'UPSTREAM_BAD_RESPONSE'
   /** Aspose kept answering 429 after retries. `extensions.retryAfter` gives the seconds to wait when Aspose said. */
   | 'UPSTREAM_RATE_LIMITED'

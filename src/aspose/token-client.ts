@@ -4,7 +4,7 @@
  */
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import got, { type Got, HTTPError, RequestError } from "got";
+import got, { type Got, HTTPError, RequestError, type Response } from "got";
 import type { Logger } from "pino";
 import type { UpstreamConfig } from "../config/index.js";
 import {
@@ -14,15 +14,17 @@ import {
   upstreamRateLimited,
   upstreamUnavailable,
 } from "../errors.js";
-import { redactText } from "../observability/redact.js";
+import { redactUpstream } from "../observability/redact.js";
 import type { Credential } from "../tokens/credential.js";
 import type { TokenIssuer } from "../tokens/ports.js";
 import type { Clock, IssuedToken } from "../tokens/types.js";
+import { describeBody } from "./body-shape.js";
 import { readTokenClaims } from "./jwt-claims.js";
-import { parseOAuthError, parseTokenResponse } from "./wire.js";
+import { retryAfterSeconds } from "./retry-after.js";
+import { checkTokenResponse, MIN_TOKEN_LIFETIME_SECONDS, parseOAuthError } from "./wire.js";
 
 /** The outcome class of one upstream attempt, as metrics count it. */
-export type UpstreamOutcome = "2xx" | "3xx" | "4xx" | "429" | "5xx" | "network";
+export type UpstreamOutcome = "2xx" | "3xx" | "4xx" | "429" | "5xx" | "network" | "oversized";
 
 /** Receives one event per upstream attempt and one per whole call; metrics implement it. */
 export interface UpstreamObserver {
@@ -33,7 +35,7 @@ export interface UpstreamObserver {
 // The breaker and bulkhead settings wrap the connector (tokens/); they are not its concern.
 type AsposeSettings = Omit<
   UpstreamConfig,
-  "breakerThreshold" | "breakerCooldownMs" | "maxConcurrentCalls" | "queueWaitMs"
+  "breakerThreshold" | "breakerCooldownMs" | "maxConcurrentCalls" | "queueWaitMs" | "maxResponseBytes"
 >;
 
 /** The upstream settings from Config, plus what the process supplies. */
@@ -42,7 +44,16 @@ export interface AsposeTokenClientOptions extends AsposeSettings {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly observer?: UpstreamObserver;
+  /** The largest answer read, counted after decompression; defaults to DEFAULT_MAX_RESPONSE_BYTES. */
+  /** Defaults to DEFAULT_MAX_RESPONSE_BYTES when a test builds the connector without Config. */
+  readonly maxResponseBytes?: number;
 }
+
+/**
+ * A token answer is under 4 KiB (a JWT of about 1 KiB and three fields); 64 KiB leaves room for a
+ * larger JWT or an error page while keeping a hostile answer's cost flat.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
 // The identity server's 400 codes that mean this service sent a wrong request: the caller cannot fix
 // them, the operator must (wrong ASPOSE_TOKEN_PATH or a proxy rewriting the body).
@@ -73,15 +84,17 @@ const RETRY_ERROR_CODES = [
 // per-call `context` option would carry it too, but merging it costs more than the whole lookup.)
 const deadlines = new WeakMap<AbortSignal, number>();
 
-/** Exchanges client credentials for an Aspose access token over one keep-alive got client. */
+/** Exchanges client credential for an Aspose access token over one keep-alive got client. */
 export class AsposeTokenClient implements TokenIssuer {
   /** The full token URL; part of the credential key so tokens never cross upstreams. */
   readonly tokenUrl: string;
   readonly #http: Got;
   readonly #options: AsposeTokenClientOptions;
+  readonly #maxResponseBytes: number;
 
   constructor(options: AsposeTokenClientOptions) {
     this.#options = options;
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.tokenUrl = `${options.baseUrl}${options.tokenPath}`;
     const observer = options.observer;
     this.#http = got.extend({
@@ -142,9 +155,10 @@ export class AsposeTokenClient implements TokenIssuer {
     const abort = new AbortController();
     const deadlineTimer = setTimeout(() => abort.abort(), totalTimeoutMs);
     deadlines.set(abort.signal, Date.now() + totalTimeoutMs);
-    let body: string;
+    let oversized: { transferred: number } | undefined;
+    let response: Response<string>;
     try {
-      const response = await this.#http.post(this.tokenUrl, {
+      const pending = this.#http.post(this.tokenUrl, {
         // Form body, never the query string: a secret in a URL ends up in access logs.
         body: new URLSearchParams({
           grant_type: "client_credentials",
@@ -153,36 +167,83 @@ export class AsposeTokenClient implements TokenIssuer {
         }).toString(),
         signal: abort.signal,
       });
-      body = response.body;
+      // got counts `transferred` on the stream it reads, after decompression, so a gzip bomb is cut at
+      // the cap on its inflated bytes; an honest Content-Length over the cap is refused before reading.
+      // Aborting the call's own signal destroys the socket: the transfer stops, it is not drained.
+      pending.on("downloadProgress", ({ transferred, total }) => {
+        if (oversized !== undefined) return;
+        if (transferred > this.#maxResponseBytes || (total ?? 0) > this.#maxResponseBytes) {
+          oversized = { transferred: Math.max(transferred, total ?? 0) };
+          abort.abort();
+        }
+      });
+      response = await pending;
     } catch (error) {
-      const outcome = outcomeOf(error);
+      const outcome = oversized === undefined ? outcomeOf(error) : "oversized";
       observer?.attempt(outcome);
       observer?.call(outcome, (performance.now() - started) / 1000);
+      if (oversized !== undefined) {
+        throw this.#refused(
+          `an answer larger than the cap of ${this.#maxResponseBytes} bytes (counted inflated); the transfer was cut`,
+          { upstreamBytes: oversized.transferred },
+        );
+      }
       throw this.#translate(error, credential);
     } finally {
       clearTimeout(deadlineTimer);
     }
-    observer?.attempt("2xx");
-    observer?.call("2xx", (performance.now() - started) / 1000);
-    const parsed = parseTokenResponse(body);
-    if (parsed === undefined) {
-      this.#options.logger.error(
-        // Only the body's shape: a 200 body may hold a token in a form the redaction cannot recognise.
-        { upstreamBody: describeBody(body) },
-        "Aspose token endpoint answered 200 with a body that is not a valid token response",
+    const status = response.statusCode;
+    const outcome = outcomeOfStatus(status);
+    observer?.attempt(outcome);
+    observer?.call(outcome, (performance.now() - started) / 1000);
+    // got calls a 3xx "ok" when redirects are not followed; only a 2xx can carry a token.
+    if (status < 200 || status > 299) {
+      throw this.#refused(
+        status >= 300 && status < 400
+          ? "the status is a redirect, which is never followed: it would replay the secret to its Location"
+          : "the status is not 2xx",
+        { upstreamStatus: status, upstreamBody: describeBody(response.body, credential) },
       );
-      throw upstreamBadResponse();
     }
+    const checked = checkTokenResponse(response.body);
+    if (!checked.ok) {
+      // Only the body's shape: a 200 body may hold a token in a form the redaction cannot recognise.
+      throw this.#refused(checked.reason, {
+        upstreamStatus: status,
+        upstreamExpiresIn: checked.expiresIn,
+        upstreamBody: describeBody(response.body, credential),
+      });
+    }
+    const parsed = checked.response;
     const claims = readTokenClaims(parsed.accessToken);
     const byExpiresIn = sentAtMs + parsed.expiresInSeconds * 1000;
+    const expiresAtMs = claims.exp === undefined ? byExpiresIn : Math.min(byExpiresIn, claims.exp * 1000);
+    // After the JWT exp cap: an expired or dying token would be served once and refetched every call.
+    // Rounded up: the exp is in whole seconds, and a fraction here is only the request's own latency.
+    const remainingSeconds = Math.ceil((expiresAtMs - clock()) / 1000);
+    if (remainingSeconds < MIN_TOKEN_LIFETIME_SECONDS) {
+      throw this.#refused(
+        `the token's remaining lifetime at receipt (JWT exp capping expires_in) is under ${MIN_TOKEN_LIFETIME_SECONDS} seconds`,
+        { upstreamStatus: status, remainingSeconds },
+      );
+    }
     return {
       accessToken: parsed.accessToken,
       tokenType: parsed.tokenType,
       issuedAtMs: sentAtMs,
-      expiresAtMs: claims.exp === undefined ? byExpiresIn : Math.min(byExpiresIn, claims.exp * 1000),
+      expiresAtMs,
       scopes: claims.scopes,
       defaultStorage: claims.defaultStorage,
     };
+  }
+
+  /** Logs one refused answer with its reason (never a value from it) and makes its coded error. */
+  #refused(reason: string, fields: Record<string, unknown>): ServiceError {
+    this.#options.logger.error(
+      { ...fields, reason },
+      "Aspose token endpoint gave an answer that is not a usable token",
+    );
+    return upstreamBadResponse();
   }
 
   /** Translates a got failure once, here, into the documented codes. */
@@ -207,8 +268,8 @@ export class AsposeTokenClient implements TokenIssuer {
       logger.error(
         {
           upstreamStatus: status,
-          upstreamError: oauthError === undefined ? undefined : redactText(oauthError, [], 64),
-          upstreamBody: redactText(rawBody, [credential.exposeSecret(), credential.clientId]),
+          upstreamError: oauthError === undefined ? undefined : redactUpstream(oauthError, credential, 64),
+          upstreamBody: redactUpstream(rawBody, credential),
         },
         misconfigured
           ? "Aspose refused the token request as malformed: check ASPOSE_BASE_URL and ASPOSE_TOKEN_PATH"
@@ -224,36 +285,16 @@ export class AsposeTokenClient implements TokenIssuer {
   }
 }
 
-/** What a refused body looked like, without any of its values. */
-function describeBody(body: string): Record<string, unknown> {
-  const trimmed = body.trimStart();
-  if (trimmed === "") return { kind: "empty" };
-  if (trimmed.startsWith("<")) return { kind: "html", length: body.length };
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
-      const fields = Object.entries(parsed)
-        .slice(0, 10)
-        .map(
-          ([name, value]) => `${redactText(name, [], 32)}:${Array.isArray(value) ? "array" : typeof value}`,
-        );
-      return { kind: "json-object", length: body.length, fields };
-    }
-    return { kind: `json-${Array.isArray(parsed) ? "array" : typeof parsed}`, length: body.length };
-  } catch {
-    return { kind: "not-json", length: body.length };
-  }
+function outcomeOf(error: unknown): UpstreamOutcome {
+  return error instanceof HTTPError ? outcomeOfStatus(error.response.statusCode) : "network";
 }
 
-function outcomeOf(error: unknown): UpstreamOutcome {
-  if (error instanceof HTTPError) {
-    const status = error.response.statusCode;
-    if (status === 429) return "429";
-    if (status >= 500) return "5xx";
-    if (status >= 400) return "4xx";
-    return "3xx";
-  }
-  return "network";
+function outcomeOfStatus(status: number): UpstreamOutcome {
+  if (status === 429) return "429";
+  if (status >= 500) return "5xx";
+  if (status >= 400) return "4xx";
+  if (status >= 300) return "3xx";
+  return "2xx";
 }
 
 function isAbort(error: unknown): boolean {
@@ -264,28 +305,4 @@ function errorCode(error: unknown): string {
   if (error instanceof Error && "code" in error && typeof error.code === "string")
     return error.code.slice(0, 40);
   return error instanceof Error ? error.name.slice(0, 40) : "unknown";
-}
-
-// RFC 9110 §5.6.7: IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), obsolete RFC 850
-// ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime ("Sun Nov  6 08:49:37 1994").
-const IMF_OR_RFC850_DATE = /^[A-Z][a-z]{2,8}, \d{2}[ -][A-Z][a-z]{2}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$/;
-const ASCTIME_DATE = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [\d ]\d \d{2}:\d{2}:\d{2} \d{4}$/;
-
-/** Retry-After as whole seconds (delta-seconds or an HTTP date); undefined when absent or invalid. */
-export function retryAfterSeconds(
-  header: string | string[] | undefined,
-  now = Date.now(),
-): number | undefined {
-  const value = (Array.isArray(header) ? header[0] : header)?.trim();
-  if (value === undefined) return undefined;
-  if (/^\d+$/.test(value)) return Math.min(Number(value), 86_400);
-  // Only the HTTP-date forms reach Date.parse, which alone reads "1.5" or "-5" as dates in 2001
-  // ("retry now"); RFC 9110 §10.2.3 says an invalid value is ignored. asctime has no zone but is UTC.
-  const date = IMF_OR_RFC850_DATE.test(value)
-    ? Date.parse(value)
-    : ASCTIME_DATE.test(value)
-      ? Date.parse(`${value} GMT`)
-      : Number.NaN;
-  if (Number.isNaN(date)) return undefined;
-  return Math.min(Math.max(0, Math.ceil((date - now) / 1000)), 86_400);
 }

@@ -12,6 +12,8 @@ export interface UpstreamConfig {
   readonly retryBaseDelayMs: number;
   /** A 429 whose Retry-After exceeds this is not waited for: the caller gets it back. */
   readonly maxRetryAfterMs: number;
+  /** The largest answer read from Aspose, counted after decompression (a token answer is under 4 KiB). */
+  readonly maxResponseBytes: number;
   /** Consecutive failed calls that open the circuit breaker. */
   readonly breakerThreshold: number;
   readonly breakerCooldownMs: number;
@@ -39,6 +41,7 @@ export function upstreamConfig(env: Env): UpstreamConfig {
     retryLimit: integer(env, "ASPOSE_RETRY_LIMIT", 2, 0, 10),
     retryBaseDelayMs: integer(env, "ASPOSE_RETRY_BASE_DELAY_MS", 200, 1, 60_000),
     maxRetryAfterMs: integer(env, "ASPOSE_MAX_RETRY_AFTER_SECONDS", 5, 0, 300) * 1000,
+    maxResponseBytes: integer(env, "ASPOSE_MAX_RESPONSE_BYTES", 65_536, 4_096, 16_777_216),
     breakerThreshold: integer(env, "ASPOSE_BREAKER_THRESHOLD", 5, 1, 1000),
     breakerCooldownMs: integer(env, "ASPOSE_BREAKER_COOLDOWN_SECONDS", 30, 1, 3600) * 1000,
     maxConcurrentCalls: integer(env, "ASPOSE_MAX_CONCURRENT_CALLS", 64, 1, 10_000),

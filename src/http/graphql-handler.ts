@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ApolloServer, HeaderMap } from "@apollo/server";
 import type { OutcomeReport, ServerContext } from "../apollo.js";
 import type { Context } from "../context.js";
+import { OutcomeLabel, RequestCode } from "../errors.js";
 import { RefusalCache } from "./refusal-cache.js";
 import { jsonError, type Reply } from "./reply.js";
 import { readBody } from "./request-body.js";
@@ -32,14 +33,19 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
     if (method === "POST") {
       const text = await readBody(request, bodyLimitBytes);
       if (text === "too-large")
-        return jsonError(413, "BAD_REQUEST", `Request body is larger than ${bodyLimitBytes} bytes.`);
-      if (text === "invalid-utf8") return jsonError(400, "BAD_REQUEST", "Request body is not valid UTF-8.");
-      if (text === "aborted") return { status: 400, headers: {}, body: "", outcome: "ABORTED" };
+        return jsonError(
+          413,
+          RequestCode.BAD_REQUEST,
+          `Request body is larger than ${bodyLimitBytes} bytes.`,
+        );
+      if (text === "invalid-utf8")
+        return jsonError(400, RequestCode.BAD_REQUEST, "Request body is not valid UTF-8.");
+      if (text === "aborted") return { status: 400, headers: {}, body: "", outcome: OutcomeLabel.ABORTED };
       if (isJson(request.headers["content-type"])) {
         try {
           body = JSON.parse(text);
         } catch {
-          return jsonError(400, "BAD_REQUEST", "Request body is not valid JSON.");
+          return jsonError(400, RequestCode.BAD_REQUEST, "Request body is not valid JSON.");
         }
       } else {
         body = text;
@@ -98,5 +104,9 @@ function isJson(contentType: string | undefined): boolean {
 
 function outcomeFor(status: number, report: OutcomeReport): string {
   if (report.outcome !== "") return report.outcome;
-  return status === 200 ? "ok" : status === 405 ? "METHOD_NOT_ALLOWED" : "BAD_REQUEST";
+  return status === 200
+    ? OutcomeLabel.OK
+    : status === 405
+      ? OutcomeLabel.METHOD_NOT_ALLOWED
+      : RequestCode.BAD_REQUEST;
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { OutcomeReport } from "../apollo.js";
+import { HttpCode, OutcomeLabel, ServiceCode } from "../errors.js";
 import type { ServiceMetrics } from "../observability/metrics.js";
 import { clientAddress } from "./client-address.js";
 import type { RequestFacts } from "./graphql-handler.js";
@@ -54,13 +55,13 @@ export function createHttpServer(options: HttpServerOptions): Server {
   ): Promise<Reply> {
     const method = request.method ?? "GET";
     if (path === "/graphql") {
-      if (method === "OPTIONS") return { status: 204, headers: {}, body: "", outcome: "ok" };
+      if (method === "OPTIONS") return { status: 204, headers: {}, body: "", outcome: OutcomeLabel.OK };
       return options.graphql(request, response, facts);
     }
     const probe = path === "/healthz" || path === "/readyz" || path === "/metrics";
-    if (!probe) return jsonError(404, "NOT_FOUND", "Not found. GraphQL is served at /graphql.");
+    if (!probe) return jsonError(404, HttpCode.NOT_FOUND, "Not found. GraphQL is served at /graphql.");
     if (method !== "GET" && method !== "HEAD") {
-      return jsonError(405, "METHOD_NOT_ALLOWED", "Method not allowed.");
+      return jsonError(405, HttpCode.METHOD_NOT_ALLOWED, "Method not allowed.");
     }
     switch (path) {
       case "/healthz":
@@ -79,7 +80,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
           status: 200,
           headers: { "content-type": rendered.contentType },
           body: rendered.body,
-          outcome: "ok",
+          outcome: OutcomeLabel.OK,
         };
       }
     }
@@ -100,7 +101,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     route(request, response, facts, path)
       .catch((error: unknown) => {
         logger.error({ err: error, requestId }, "Unhandled error while serving a request");
-        return jsonError(500, "INTERNAL_SERVER_ERROR", "Internal server error.");
+        return jsonError(500, ServiceCode.INTERNAL_SERVER_ERROR, "Internal server error.");
       })
       .then((reply) => {
         if (reply.body !== undefined && !response.headersSent) {

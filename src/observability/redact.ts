@@ -6,6 +6,21 @@
 const JWT_LIKE = /[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g;
 const LONG_OPAQUE = /[A-Za-z0-9+/=_-]{40,}/g;
 
+/** The credentials of one upstream call: what an upstream may echo back. */
+export interface EchoedCredentials {
+  readonly clientId: string;
+  /** The credential handle's secret: this sanitiser is one of the few places that reads it. */
+  exposeSecret(): string;
+}
+
+/**
+ * The one way upstream text (an error body, an OAuth error code, a field name) reaches a log line:
+ * truncated, with the call's own credentials and anything token-shaped removed, whatever its length.
+ */
+export function redactUpstream(text: string, credentials: EchoedCredentials, maxLength = 200): string {
+  return redactText(text, [credentials.exposeSecret(), credentials.clientId], maxLength);
+}
+
 /** Truncates foreign text and removes the given secrets and anything token-shaped from it. */
 export function redactText(text: string, secrets: readonly string[], maxLength = 200): string {
   let out = text.slice(0, maxLength * 4);
@@ -15,6 +30,8 @@ export function redactText(text: string, secrets: readonly string[], maxLength =
       secret,
       encodeURIComponent(secret),
       new URLSearchParams({ s: secret }).toString().slice(2),
+      // As a JSON string shows it: an upstream echoing into its JSON body escapes quotes and backslashes.
+      JSON.stringify(secret).slice(1, -1),
     ])) {
       out = out.split(form).join("[REDACTED]");
     }

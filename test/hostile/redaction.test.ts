@@ -32,6 +32,14 @@ describe("redactText", () => {
     }
   });
 
+  test("removes a secret as a JSON body shows it, with its quotes and backslashes escaped", () => {
+    const secret = 'q"uo\\te-s3cr';
+    const body = JSON.stringify({ error: "invalid_client", error_description: `secret ${secret} refused` });
+    const out = redactText(body, [secret], 500);
+    assert.ok(!out.includes(JSON.stringify(secret).slice(1, -1)), out);
+    assert.match(out, /\[REDACTED\]/);
+  });
+
   test("replaces JWT-shaped and long opaque strings even when no secret is named", () => {
     const out = redactText(`{"access_token":"${JWT}","x":"${"A1b2".repeat(15)}"}`, [], 500);
     assert.ok(!out.includes(JWT));
