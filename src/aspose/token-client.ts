@@ -4,27 +4,19 @@
  */
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import got, { type Got, HTTPError, RequestError, type Response } from "got";
+import got, { type Got, type Response } from "got";
 import type { Logger } from "pino";
 import type { UpstreamConfig } from "../config/index.js";
-import {
-  invalidCredentials,
-  type ServiceError,
-  upstreamBadResponse,
-  upstreamRateLimited,
-  upstreamUnavailable,
-} from "../errors.js";
-import { redactUpstream } from "../observability/redact.js";
+import { type ServiceError, upstreamBadResponse } from "../errors.js";
 import type { Credential } from "../tokens/credential.js";
 import type { TokenIssuer } from "../tokens/ports.js";
 import type { Clock, IssuedToken } from "../tokens/types.js";
 import { describeBody } from "./body-shape.js";
+import { outcomeOf, outcomeOfStatus, translateFailure, type UpstreamOutcome } from "./failures.js";
 import { readTokenClaims } from "./jwt-claims.js";
-import { retryAfterSeconds } from "./retry-after.js";
-import { checkTokenResponse, MIN_TOKEN_LIFETIME_SECONDS, parseOAuthError } from "./wire.js";
+import { checkTokenResponse, MIN_TOKEN_LIFETIME_SECONDS } from "./wire.js";
 
-/** The outcome class of one upstream attempt, as metrics count it. */
-export type UpstreamOutcome = "2xx" | "3xx" | "4xx" | "429" | "5xx" | "network" | "oversized";
+export type { UpstreamOutcome } from "./failures.js";
 
 /** Receives one event per upstream attempt and one per whole call; metrics implement it. */
 export interface UpstreamObserver {
@@ -45,7 +37,6 @@ export interface AsposeTokenClientOptions extends AsposeSettings {
   readonly logger: Logger;
   readonly observer?: UpstreamObserver;
   /** The largest answer read, counted after decompression; defaults to DEFAULT_MAX_RESPONSE_BYTES. */
-  /** Defaults to DEFAULT_MAX_RESPONSE_BYTES when a test builds the connector without Config. */
   readonly maxResponseBytes?: number;
 }
 
@@ -54,16 +45,6 @@ export interface AsposeTokenClientOptions extends AsposeSettings {
  * larger JWT or an error page while keeping a hostile answer's cost flat.
  */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
-
-// The identity server's 400 codes that mean this service sent a wrong request: the caller cannot fix
-// them, the operator must (wrong ASPOSE_TOKEN_PATH or a proxy rewriting the body).
-const MISCONFIGURATION_ERRORS = new Set([
-  "invalid_request",
-  "unsupported_grant_type",
-  "invalid_scope",
-  "unauthorized_client",
-  "invalid_grant",
-]);
 
 // Safe to retry: nothing was issued, or issuing again is harmless (a token request has no side
 // effect a second request could double). 500 is left out: it usually repeats, and Aspose's 500s are
@@ -188,7 +169,7 @@ export class AsposeTokenClient implements TokenIssuer {
           { upstreamBytes: oversized.transferred },
         );
       }
-      throw this.#translate(error, credential);
+      throw translateFailure(error, credential, this.#options.logger);
     } finally {
       clearTimeout(deadlineTimer);
     }
@@ -245,64 +226,4 @@ export class AsposeTokenClient implements TokenIssuer {
     );
     return upstreamBadResponse();
   }
-
-  /** Translates a got failure once, here, into the documented codes. */
-  #translate(error: unknown, credential: Credential): ServiceError | unknown {
-    const logger = this.#options.logger;
-    if (error instanceof HTTPError) {
-      const status = error.response.statusCode;
-      const rawBody = typeof error.response.body === "string" ? error.response.body : "";
-      const oauthError = parseOAuthError(rawBody)?.error;
-      if ((status === 400 || status === 401) && oauthError === "invalid_client") return invalidCredentials();
-      if (status === 429)
-        return upstreamRateLimited(retryAfterSeconds(error.response.headers["retry-after"]));
-      if (status >= 500) {
-        logger.warn({ upstreamStatus: status }, "Aspose token endpoint answered with a server error");
-        return upstreamUnavailable();
-      }
-      // A 404 or 405 means the path is wrong, as surely as an OAuth error about the request's shape.
-      const misconfigured =
-        status === 404 ||
-        status === 405 ||
-        (oauthError !== undefined && MISCONFIGURATION_ERRORS.has(oauthError));
-      logger.error(
-        {
-          upstreamStatus: status,
-          upstreamError: oauthError === undefined ? undefined : redactUpstream(oauthError, credential, 64),
-          upstreamBody: redactUpstream(rawBody, credential),
-        },
-        misconfigured
-          ? "Aspose refused the token request as malformed: check ASPOSE_BASE_URL and ASPOSE_TOKEN_PATH"
-          : "Aspose token endpoint gave an unexpected answer",
-      );
-      return upstreamBadResponse();
-    }
-    if (error instanceof RequestError || isAbort(error)) {
-      logger.warn({ upstreamErrorCode: errorCode(error) }, "Aspose token endpoint unreachable");
-      return upstreamUnavailable();
-    }
-    return error;
-  }
-}
-
-function outcomeOf(error: unknown): UpstreamOutcome {
-  return error instanceof HTTPError ? outcomeOfStatus(error.response.statusCode) : "network";
-}
-
-function outcomeOfStatus(status: number): UpstreamOutcome {
-  if (status === 429) return "429";
-  if (status >= 500) return "5xx";
-  if (status >= 400) return "4xx";
-  if (status >= 300) return "3xx";
-  return "2xx";
-}
-
-function isAbort(error: unknown): boolean {
-  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
-}
-
-function errorCode(error: unknown): string {
-  if (error instanceof Error && "code" in error && typeof error.code === "string")
-    return error.code.slice(0, 40);
-  return error instanceof Error ? error.name.slice(0, 40) : "unknown";
 }
