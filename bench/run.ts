@@ -22,6 +22,7 @@ import { burstGroup } from "./scenarios/burst.js";
 import { memoryGroup } from "./scenarios/memory.js";
 import { missGroup } from "./scenarios/miss.js";
 import { profile } from "./scenarios/profile.js";
+import { refreshGroup } from "./scenarios/refresh.js";
 import { throughputGroup } from "./scenarios/throughput.js";
 import {
   GROUPS,
@@ -59,6 +60,7 @@ function groups(
     ["miss", () => missGroup(placement, fake, results)],
     ["burst", () => burstGroup(placement, fake, results)],
     ["memory", () => memoryGroup(placement, results)],
+    ["refresh", () => refreshGroup(placement, results)],
   ];
 }
 

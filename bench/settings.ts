@@ -3,7 +3,7 @@
  * scenarios share: credentials, the token path, the limits the service runs with.
  *
  *   BENCH_QUICK=1                 ~30 s smoke run (short loads, small memory scenario)
- *   BENCH_ONLY=throughput,miss    run some groups only: throughput, miss, burst, memory
+ *   BENCH_ONLY=throughput,miss    run some groups only: throughput, miss, burst, memory, refresh
  *   BENCH_PROFILE=hit,bare        instead of the benchmark, CPU-profile these scenarios' servers
  *                                 (raw, bare, hit, locked, overlimit, miss) and summarise self time
  *   BENCH_SKIP_BUILD=1            reuse dist/ as it is
@@ -17,7 +17,7 @@ export const RESULTS = join(ROOT, "bench", "results");
 export const QUICK = process.env.BENCH_QUICK === "1";
 export const SKIP_BUILD = process.env.BENCH_SKIP_BUILD === "1";
 export const GROUPS = new Set(
-  (process.env.BENCH_ONLY ?? "throughput,miss,burst,memory").split(",").map((group) => group.trim()),
+  (process.env.BENCH_ONLY ?? "throughput,miss,burst,memory,refresh").split(",").map((group) => group.trim()),
 );
 export const PROFILE = (process.env.BENCH_PROFILE ?? "")
   .split(",")

@@ -1,5 +1,7 @@
 /** What the scenario groups measured: table rows, targets with their verdicts, and notes. */
-import type { Verdict } from "./verdict.js";
+
+/** A target's judgement; empty for rows that carry none. */
+export type Verdict = "PASS" | "MISS" | "";
 
 /** One line of the results table. */
 export interface Row {

@@ -2,9 +2,9 @@
  * The pass/miss judgement: the targets' thresholds (see the Targets table in bench/README.md) in one
  * place, and whether a run missed any. Scenario groups measure; this says what passing means.
  */
-import type { Target } from "./results.js";
+import type { Target, Verdict } from "./results.js";
 
-export type Verdict = "PASS" | "MISS" | "";
+export type { Verdict } from "./results.js";
 
 /** The thresholds the targets are judged against. */
 export const TARGETS = {

@@ -52,6 +52,8 @@ export interface HarnessOptions {
   readonly env?: Record<string, string>;
   readonly clock?: TestClock;
   readonly fake?: FakeAsposeOptions;
+  /** An upstream already running (shared by replicas); the harness then neither starts nor closes one. */
+  readonly upstream?: FakeAspose;
 }
 
 export interface Harness {
@@ -74,11 +76,13 @@ export interface Harness {
 /** Starts the fake Aspose and the service wired to it. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const clock = options.clock ?? new TestClock();
-  const fake = await FakeAspose.start({
-    clients: { [CLIENT_ID]: CLIENT_SECRET },
-    now: clock.now,
-    ...options.fake,
-  });
+  const fake =
+    options.upstream ??
+    (await FakeAspose.start({
+      clients: { [CLIENT_ID]: CLIENT_SECRET },
+      now: clock.now,
+      ...options.fake,
+    }));
   const config = loadConfig({
     NODE_ENV: "test",
     LOG_LEVEL: "debug",
@@ -122,7 +126,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     responses: [],
     async close() {
       await app.shutdown(1000);
-      await fake.close();
+      // A shared upstream belongs to whoever started it.
+      if (options.upstream === undefined) await fake.close();
     },
   };
 }
