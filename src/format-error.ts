@@ -36,7 +36,7 @@ const REFUSING_TYPE = /^(?:Enum ")?([_A-Za-z][_0-9A-Za-z]*)"? cannot represent/;
  * request's shape is kept, and nothing the client wrote as a value (a literal, a variable's value, a
  * mistyped token) is repeated, since any of them may be a secret.
  */
-export function clientMessage(code: string, message: string, error: unknown): string {
+function clientMessage(code: string, message: string, error: unknown): string {
   if (code === RequestCode.GRAPHQL_PARSE_FAILED) {
     const value = SYNTAX_VALUE.exec(message);
     return value === null ? message : `${message.slice(0, value.index + value[0].length)}…".`;

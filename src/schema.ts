@@ -16,7 +16,7 @@ function schemaDirectory(): string {
 }
 
 /** The SDL of schema/*.graphql, the source of truth for the runtime schema and the resolver types. */
-export function loadTypeDefs(): DocumentNode {
+function loadTypeDefs(): DocumentNode {
   const directory = schemaDirectory();
   const files = readdirSync(directory)
     .filter((file) => file.endsWith(".graphql"))

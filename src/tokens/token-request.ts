@@ -5,8 +5,8 @@ import type { TokenRequest } from "./types.js";
 
 /** Bounds on credential arguments: Aspose ids are GUIDs and secrets 32 hex characters; 256 is generous. */
 export const CREDENTIAL_MAX_LENGTH = 256;
-/** The longest `minValidity` a caller may ask for: 30 days, longer than any token Aspose issues. */
-export const MIN_VALIDITY_MAX_SECONDS = 2_592_000;
+// The longest `minValidity` a caller may ask for: 30 days, longer than any token Aspose issues.
+const MIN_VALIDITY_MAX_SECONDS = 2_592_000;
 
 // C0 and C1 control characters (NUL included) have no place in a credential and are a classic way to
 // smuggle line breaks into logs or split a form body.
