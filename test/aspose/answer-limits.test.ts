@@ -3,17 +3,17 @@
  * a token, endless, trickling or gzip bombs are cut at the cap or the deadline, coded, and cost neither
  * memory nor event-loop time. Figures are measured in this process, which also hosts the upstream.
  */
+
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { type TestContext, test } from "node:test";
 import { type HostileAnswer, HostileUpstream } from "../../dev/hostile-upstream.js";
 import {
-  AsposeTokenClient,
+  type AsposeTokenClient,
   type AsposeTokenClientOptions,
   DEFAULT_MAX_RESPONSE_BYTES,
 } from "../../src/aspose/token-client.js";
 import { ServiceError } from "../../src/errors.js";
-import { createLogger } from "../../src/observability/logger.js";
+import { testConnector } from "../support/connector.js";
 import { testCredential } from "../support/credentials.js";
 
 const CREDENTIALS = testCredential("0f6c2a51-4c5e-4f3a-9d33-5b1c2f0e9a77", "hostile-test-s3cr3t");
@@ -37,25 +37,7 @@ async function rig(
   const upstream = await HostileUpstream.start({ answer });
   t.after(() => upstream.close());
   const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") logs.push(line);
-      callback();
-    },
-  });
-  const client = new AsposeTokenClient({
-    baseUrl: upstream.url,
-    tokenPath: "/connect/token",
-    timeoutMs: 2000,
-    totalTimeoutMs: TOTAL_TIMEOUT_MS,
-    retryLimit: 2,
-    retryBaseDelayMs: 1,
-    maxRetryAfterMs: 5000,
-    userAgent: "aspose-token-subgraph/test",
-    clock: Date.now,
-    logger: createLogger("debug", sink),
-    ...options,
-  });
+  const client = testConnector(upstream.url, logs, { totalTimeoutMs: TOTAL_TIMEOUT_MS, ...options });
   return { upstream, client, logs };
 }
 

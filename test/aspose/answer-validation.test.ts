@@ -4,14 +4,13 @@
  * to die when they arrive. Each refusal is UPSTREAM_BAD_RESPONSE, logged once with its reason, never
  * with the token.
  */
+
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { type TestContext, test } from "node:test";
 import { HostileUpstream, tokenBody, unsignedJwt } from "../../dev/hostile-upstream.js";
-import { AsposeTokenClient } from "../../src/aspose/token-client.js";
+import type { AsposeTokenClient } from "../../src/aspose/token-client.js";
 import { MAX_TOKEN_LIFETIME_SECONDS, MIN_TOKEN_LIFETIME_SECONDS } from "../../src/aspose/wire.js";
-import { ServiceError } from "../../src/errors.js";
-import { createLogger } from "../../src/observability/logger.js";
+import { codedRejection, testConnector } from "../support/connector.js";
 import { testCredential } from "../support/credentials.js";
 
 const CREDENTIALS = testCredential("0f6c2a51-4c5e-4f3a-9d33-5b1c2f0e9a77", "validation-s3cr3t");
@@ -28,36 +27,11 @@ async function rig(t: TestContext): Promise<Rig> {
   const upstream = await HostileUpstream.start();
   t.after(() => upstream.close());
   const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") logs.push(line);
-      callback();
-    },
-  });
-  const client = new AsposeTokenClient({
-    baseUrl: upstream.url,
-    tokenPath: "/connect/token",
-    timeoutMs: 2000,
-    totalTimeoutMs: 4000,
-    retryLimit: 2,
-    retryBaseDelayMs: 1,
-    maxRetryAfterMs: 5000,
-    userAgent: "aspose-token-subgraph/test",
-    clock: () => NOW_MS,
-    logger: createLogger("debug", sink),
-  });
+  const client = testConnector(upstream.url, logs, { clock: () => NOW_MS });
   return { upstream, client, logs };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ServiceError, `expected a ServiceError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the answer to be refused");
-}
+const refusal = codedRejection;
 
 interface LogLine {
   level: number;

@@ -1,24 +1,21 @@
 import assert from "node:assert/strict";
-import { randomBytes, verify } from "node:crypto";
-import { Writable } from "node:stream";
+import { verify } from "node:crypto";
 import { type TestContext, test } from "node:test";
 import { decodeJwtClaims } from "../../dev/fake-aspose.js";
-import {
+import type {
   AsposeTokenClient,
-  type AsposeTokenClientOptions,
-  type UpstreamOutcome,
+  AsposeTokenClientOptions,
+  UpstreamOutcome,
 } from "../../src/aspose/token-client.js";
-import { ServiceError } from "../../src/errors.js";
-import { createLogger } from "../../src/observability/logger.js";
-import { type Credential, CredentialKeyer } from "../../src/tokens/credential.js";
+import type { Credential } from "../../src/tokens/credential.js";
+import { codedRejection, testConnector } from "../support/connector.js";
+import { testCredential } from "../support/credentials.js";
 import { CLIENT_ID, CLIENT_SECRET, type Harness, leakedSecrets, startHarness } from "../support/harness.js";
 
 const CREDENTIALS = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
-const keyer = new CredentialKeyer(randomBytes(32), "http://127.0.0.1/connect/token");
-
 /** The handle the parser would make for these credentials. */
 function credentialOf(credentials: { clientId: string; clientSecret: string }): Credential {
-  return keyer.credential(credentials.clientId, credentials.clientSecret);
+  return testCredential(credentials.clientId, credentials.clientSecret);
 }
 
 interface Connector {
@@ -36,40 +33,18 @@ async function connector(
 ): Promise<Connector> {
   const harness = await startHarness();
   t.after(() => harness.close());
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") harness.logs.push(line);
-      callback();
-    },
-  });
   const attempts: UpstreamOutcome[] = [];
   const calls: UpstreamOutcome[] = [];
-  const client = new AsposeTokenClient({
-    baseUrl: harness.fake.url,
+  const client = testConnector(harness.fake.url, harness.logs, {
     tokenPath: "/v4.0/cells/connect/token",
-    timeoutMs: 2000,
-    totalTimeoutMs: 4000,
-    retryLimit: 2,
-    retryBaseDelayMs: 1,
-    maxRetryAfterMs: 5000,
-    userAgent: "aspose-token-subgraph/test",
     clock: harness.clock.now,
-    logger: createLogger("debug", sink),
     observer: { attempt: (outcome) => attempts.push(outcome), call: (outcome) => calls.push(outcome) },
     ...options,
   });
   return { harness, client, attempts, calls };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ServiceError, `expected a ServiceError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the token request to be rejected");
-}
+const rejection = codedRejection;
 
 function unsignedJwt(claims: Record<string, unknown>): string {
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
