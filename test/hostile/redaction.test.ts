@@ -2,11 +2,11 @@
  * Redaction on its own: redactText for foreign text, and the redact paths of the real pino logger.
  */
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { createLogger } from "../../src/observability/logger.js";
 import { redactText } from "../../src/observability/redact.js";
+import { lineSink } from "../support/connector.js";
 
 const SECRET = "9b1e7c4d2a8f4e6b8c0d1f2a3b4c5d6e";
 const JWT =
@@ -100,13 +100,7 @@ describe("redactText", () => {
 describe("createLogger", () => {
   function capture(): { logger: ReturnType<typeof createLogger>; lines: string[] } {
     const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        for (const line of chunk.toString("utf8").split("\n")) if (line !== "") lines.push(line);
-        callback();
-      },
-    });
-    return { logger: createLogger("debug", sink), lines };
+    return { logger: createLogger("debug", lineSink(lines)), lines };
   }
 
   test("redacts clientSecret, variables and the Authorization header wherever a careless call puts them", () => {

@@ -3,7 +3,6 @@
  * over real HTTP. Logs are captured line by line so tests can prove no secret is ever written.
  */
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import type { TestContext } from "node:test";
 import { GraphQLClient } from "graphql-request";
 import { FakeAspose, type FakeAsposeOptions } from "../../dev/fake-aspose.js";
@@ -12,6 +11,7 @@ import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import { createStores } from "../../src/stores/index.js";
+import { lineSink } from "./connector.js";
 import {
   ACCESS_TOKEN_MUTATION,
   type AccessTokenFields,
@@ -93,13 +93,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.env,
   });
   const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") logs.push(line);
-      callback();
-    },
-  });
-  const logger = createLogger(config.telemetry.logLevel, sink);
+  const logger = createLogger(config.telemetry.logLevel, lineSink(logs));
   const metrics = new ServiceMetrics({ defaultMetrics: false });
   const stores = createStores({ config, logger, metrics, clock: clock.now });
   const store = new ObservedTokenStore(stores.tokenStore);
