@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { ServiceError, tooManyAttempts } from "../errors.js";
-import type { AttemptLimiter } from "../limits/attempt-limiter.js";
+import type { CredentialGate } from "../limits/credential-gate.js";
 import type { StoredToken, TokenIssuer, TokenStore } from "./ports.js";
 import { isUsable, type RefreshMargin } from "./refresh-policy.js";
 import { SingleFlight } from "./single-flight.js";
@@ -17,7 +17,10 @@ import type {
 export interface TokenServiceDependencies {
   readonly issuer: TokenIssuer;
   readonly store: TokenStore;
-  readonly limiter: AttemptLimiter;
+  /** The brute-force defence: lockouts for unverified credentials, a pass for known-good ones. */
+  readonly gate: CredentialGate;
+  /** A forced refresh this soon after the stored token was fetched returns it (0: no bound). */
+  readonly forceRefreshMinIntervalMs: number;
   readonly margin: RefreshMargin;
   readonly clock: Clock;
   /**
@@ -34,10 +37,11 @@ const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 100;
 
 /**
- * Serves access tokens: lockout check, then the store, then one upstream fetch shared by concurrent
+ * Serves access tokens: the gate, then the store, then one upstream fetch shared by concurrent
  * callers in this process (single flight) and across replicas (the store's fetch claim). The order
- * matters: the lockout is checked before the store so that a locked-out clientId cannot keep guessing
- * secrets against stored tokens. Freshness is decided here, never by a store.
+ * matters: an unverified credential meets the lockout before the store so that a locked-out clientId
+ * cannot keep guessing secrets against stored tokens; a known-good one passes (see CredentialGate).
+ * Freshness is decided here, never by a store.
  */
 export class TokenService implements TokenProvider {
   readonly #deps: TokenServiceDependencies;
@@ -49,13 +53,19 @@ export class TokenService implements TokenProvider {
 
   /** The token for a validated request, from the store or Aspose; rejects with coded errors. */
   async issue(request: TokenRequest, caller: Caller): Promise<ServedToken> {
-    const { store, limiter } = this.#deps;
+    const { store, gate } = this.#deps;
     const { credential } = request;
-    const locked = await limiter.lockedFor(credential.clientKey, caller.addressKey);
-    if (locked !== undefined) throw tooManyAttempts(locked);
+    // -- Brute-force gate (issue 11): known-good credentials pass, others meet the lockouts. --
+    const refused = await gate.check(credential, caller.addressKey);
+    if (refused !== undefined) throw tooManyAttempts(refused.retryAfterSeconds);
+    // -- end of gate --
 
     const stored = await store.get(credential);
-    if (!request.forceRefresh && stored !== undefined && this.#usable(stored.token, request)) {
+    if (
+      stored !== undefined &&
+      this.#usable(stored.token, request) &&
+      (!request.forceRefresh || this.#justFetched(stored.token))
+    ) {
       return this.#served(stored.token, "cache");
     }
     const flight = this.#flights.run(credential.lookupKey, () => this.#fetchShared(request, caller, stored));
@@ -70,6 +80,12 @@ export class TokenService implements TokenProvider {
 
   #usable(token: IssuedToken, request: TokenRequest): boolean {
     return isUsable(token, this.#deps.clock(), this.#deps.margin, request.minValiditySeconds);
+  }
+
+  // -- forceRefresh bound (issue 11): a token fetched this recently is as fresh as a refetch, so a
+  // forced refresh in a loop (or in aliases) cannot pump upstream calls. --
+  #justFetched(token: IssuedToken): boolean {
+    return this.#deps.clock() - token.issuedAtMs < this.#deps.forceRefreshMinIntervalMs;
   }
 
   /** One fetch across replicas; `seen` is the entry this caller saw and could not use. */
@@ -123,18 +139,20 @@ export class TokenService implements TokenProvider {
 
   async #attempt(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
     const { credential } = request;
-    const reserved = await this.#deps.limiter.reserve(credential.clientKey, caller.addressKey);
-    if (!reserved.allowed) throw tooManyAttempts(reserved.retryAfterSeconds);
-    const { reservation } = reserved;
+    // -- Brute-force gate (issue 11): an unverified credential reserves the attempt; its outcome is
+    // reported, and Aspose's answer makes or drops the credential's verifier. --
+    const admitted = await this.#deps.gate.admit(credential, caller.addressKey);
+    if (!admitted.allowed) throw tooManyAttempts(admitted.retryAfterSeconds);
+    const { attempt } = admitted;
     let token: IssuedToken;
     try {
       token = await this.#deps.issuer.issue(credential);
     } catch (error) {
-      if (error instanceof ServiceError && error.code === "INVALID_CREDENTIALS") await reservation.failed();
-      else await reservation.released();
+      if (error instanceof ServiceError && error.code === "INVALID_CREDENTIALS") await attempt.rejected();
+      else await attempt.inconclusive();
       throw error;
     }
-    await reservation.succeeded();
+    await attempt.accepted(token.expiresAtMs);
     return token;
   }
 }

@@ -104,7 +104,10 @@ async function exerciseEveryPath(harness: Harness): Promise<string[]> {
 test("no secret reaches a log line or an answer, no token reaches a log line", {
   timeout: 30_000,
 }, async (t) => {
-  const harness = await startHarness({ env: { LOG_LEVEL: "trace" } });
+  // Back-to-back forced refreshes drive every upstream path: no FORCE_REFRESH_MIN_INTERVAL_SECONDS bound.
+  const harness = await startHarness({
+    env: { LOG_LEVEL: "trace", FORCE_REFRESH_MIN_INTERVAL_SECONDS: "0" },
+  });
   t.after(() => harness.close());
   harness.fake.addClient(SPECIAL_ID, SPECIAL_SECRET);
 
