@@ -53,7 +53,8 @@ export function limitsConfig(env: Env): LimitsConfig {
     requireSecretVariables: flag(env, "REQUIRE_SECRET_VARIABLES", true),
     lockout,
     // At least a minute: shorter would let an attacker lock owners out between their requests. At
-    // most 30 days: a verifier outlives a revoked secret's next rejection only by this much.
+    // most 30 days: how long a secret revoked at Aspose may still pass the lockouts for its cached
+    // token (its first upstream attempt is rejected and drops the verifier).
     verifierTtlSeconds: integer(env, "VERIFIER_TTL_SECONDS", 86_400, 60, 2_592_000),
     // 0 turns the bound off; more than an hour would make forceRefresh meaningless.
     forceRefreshMinIntervalSeconds: integer(env, "FORCE_REFRESH_MIN_INTERVAL_SECONDS", 10, 0, 3600),

@@ -12,9 +12,15 @@ export type LockoutListener = (subject: LockoutSubject) => void;
 
 /**
  * Why an attempt was refused: a subject is locked out, or its attempts in flight plus its failures
- * already fill its budget ("busy": the caller waits a second for them to settle).
+ * already fill its budget ("busy": the caller waits a second for them to settle), or a shared limiter
+ * could not tell in time (the caller waits a second).
  */
-export type RefusalReason = "client_locked" | "address_locked" | "client_busy" | "address_busy";
+export type RefusalReason =
+  | "client_locked"
+  | "address_locked"
+  | "client_busy"
+  | "address_busy"
+  | "shared_store_slow";
 
 /** A refused attempt: how long to wait, and why (a metric label, never shown to the caller). */
 export interface Refusal {

@@ -197,7 +197,11 @@ for (const mode of MODES) {
   });
 
   test(`${mode.name}: concurrent spraying — 300 simultaneous guesses from one address reach Aspose at most 4 × threshold times`, async (t) => {
-    const harness = await start(t, mode);
+    // The guesses are held at the fake until all 300 are accounted for, which takes seconds on a loaded
+    // box: long upstream timeouts, so none times out and frees its place (an outage is no failure).
+    const harness = await start(t, mode, {
+      env: { ASPOSE_TIMEOUT_MS: "60000", ASPOSE_TOTAL_TIMEOUT_MS: "60000" },
+    });
     assertServed(await ask(harness, { from: ATTACKER }), "a known-good owner at the attacker's address");
     harness.fake.resetCounters();
     const release = harness.fake.hold();
@@ -218,8 +222,11 @@ for (const mode of MODES) {
     await accounted.reached;
     release();
     const answers = await Promise.all(pending);
-    const reached = harness.fake.totalTokenRequests;
-    t.diagnostic(`${total} simultaneous guesses reached Aspose ${reached} times`);
+    // Distinct guesses: a held guess may time out and be retried by the connector (same reservation).
+    const reached = new Set(harness.fake.requests.map((request) => request.clientId)).size;
+    t.diagnostic(
+      `${total} simultaneous guesses: ${reached} reached Aspose (${harness.fake.totalTokenRequests} HTTP attempts)`,
+    );
     assert.ok(reached <= ADDRESS_THRESHOLD, `${reached} guesses reached Aspose`);
     for (const answer of answers)
       assert.ok(["INVALID_CREDENTIALS", "TOO_MANY_ATTEMPTS"].includes(answer.code ?? ""), answer.text);

@@ -87,6 +87,23 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
     };
   }
 
+  /**
+   * Counts an attempt as in flight without checking any budget, until the returned release is called.
+   * The Redis limiter holds its shared reservations here too, so when Redis goes down mid-burst the
+   * fallback's budget already includes this replica's attempts in flight instead of starting afresh.
+   */
+  hold(clientKey: string, addressKey: string): () => void {
+    this.#pending.set(clientKey, (this.#pending.get(clientKey) ?? 0) + 1);
+    this.#pending.set(`a:${addressKey}`, (this.#pending.get(`a:${addressKey}`) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#release(clientKey);
+      this.#release(`a:${addressKey}`);
+    };
+  }
+
   async close(): Promise<void> {
     this.#subjects.clear();
     this.#pending.clear();

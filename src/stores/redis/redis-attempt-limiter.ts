@@ -206,11 +206,15 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     );
     const reply = step.ok ? numbers(step.value) : undefined;
     if (reply === undefined) {
-      const local = await this.#fallback.reserve(clientKey, addressKey);
-      if (!local.allowed || step.ok || step.reason !== "failed") return local;
-      // The script may have run before its reply timed out: settle that reservation in Redis too, so
-      // it does not count as in flight until it expires, and the outcome is shared.
-      return { allowed: true, reservation: this.#bothReservations(local.reservation, keys, id) };
+      if (!step.ok && step.reason === "failed") {
+        // The reply timed out, so the script may have granted a place this caller will not use: give
+        // it back, and refuse for a second rather than grant a second, local budget on top of the
+        // shared one (a burst that slows Redis down would otherwise get both). Known-good credentials
+        // never come here; once Redis is found down, the local limiter takes over below.
+        void this.#settleShared(keys, id, "release");
+        return { allowed: false, retryAfterSeconds: BUSY_RETRY_SECONDS, reason: "shared_store_slow" };
+      }
+      return this.#fallback.reserve(clientKey, addressKey);
     }
     const [allowed, clientMs = 0, addressMs = 0, busy] = reply;
     if (allowed !== 1) {
@@ -238,33 +242,19 @@ export class RedisAttemptLimiter implements AttemptLimiter {
   }
 
   #reservation(clientKey: string, addressKey: string, keys: SubjectKeys, id: string): AttemptReservation {
+    // In flight for the fallback too: were Redis to fail now, it must not grant a fresh budget.
+    const releaseLocal = this.#fallback.hold(clientKey, addressKey);
     let settled = false;
     const settle = async (outcome: Outcome): Promise<void> => {
       if (settled) return;
       settled = true;
+      releaseLocal();
       // This replica's own failure may have locked the pair: ask Redis again next time.
       if (outcome === "failure") this.#forget(clientKey, addressKey);
       // If Redis cannot take the outcome, the reservation expires by itself; a failure must still
       // count somewhere.
       if (!(await this.#settleShared(keys, id, outcome)) && outcome === "failure")
         await this.#recordLocally(clientKey, addressKey);
-    };
-    return {
-      succeeded: () => settle("success"),
-      failed: () => settle("failure"),
-      released: () => settle("release"),
-    };
-  }
-
-  #bothReservations(local: AttemptReservation, keys: SubjectKeys, id: string): AttemptReservation {
-    let settled = false;
-    const settle = async (outcome: Outcome): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      await this.#settleShared(keys, id, outcome);
-      if (outcome === "success") await local.succeeded();
-      else if (outcome === "failure") await local.failed();
-      else await local.released();
     };
     return {
       succeeded: () => settle("success"),
