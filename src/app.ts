@@ -6,8 +6,10 @@ import { createApolloServer } from "./apollo.js";
 import { AsposeTokenClient } from "./aspose/token-client.js";
 import type { Config } from "./config/index.js";
 import { contextFactory } from "./context.js";
+import { clientAddress, proxyTrust } from "./http/client-address.js";
 import { graphqlHandler } from "./http/graphql-handler.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
+import { CredentialGate } from "./limits/credential-gate.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
 import { Bulkhead } from "./tokens/bulkhead.js";
@@ -75,7 +77,12 @@ export function createApp(options: AppOptions): App {
   const service = new TokenService({
     issuer,
     store: stores.tokenStore,
-    limiter: stores.limiter,
+    gate: new CredentialGate({
+      limiter: stores.limiter,
+      verifiers: stores.verifiers,
+      onRefusal: (reason) => metrics.credentialRefusal(reason),
+    }),
+    forceRefreshMinIntervalMs: config.limits.forceRefreshMinIntervalSeconds * 1000,
     policy: {
       margin: { minSeconds: tokens.refreshMarginMinSeconds, ratio: tokens.refreshMarginRatio },
       ahead: { minSeconds: tokens.refreshAheadSeconds, ratio: tokens.refreshAheadRatio },
@@ -97,17 +104,22 @@ export function createApp(options: AppOptions): App {
     checks: { ...stores.readiness(), upstream: breaker.state },
   });
 
+  const handleGraphql = graphqlHandler({
+    apollo,
+    bodyLimitBytes: config.limits.bodyLimitBytes,
+    makeContext: contextFactory(service, keyer),
+  });
+  // X-Forwarded-For is honoured from TRUSTED_PROXIES only. The HTTP server still takes the retired hop
+  // count (0: the peer's address); until it takes a ProxyTrust itself, the address is resolved here.
+  const trust = proxyTrust(config.server.trustedProxies);
   const httpServer = createHttpServer({
     logger,
     metrics,
-    trustProxyHops: config.server.trustProxyHops,
+    trustProxyHops: 0,
     requestIdHeader: config.server.requestIdHeader,
     corsOrigins: config.server.corsOrigins,
-    graphql: graphqlHandler({
-      apollo,
-      bodyLimitBytes: config.limits.bodyLimitBytes,
-      makeContext: contextFactory(service, keyer),
-    }),
+    graphql: (request, response, facts) =>
+      handleGraphql(request, response, { ...facts, clientAddress: clientAddress(request, trust) }),
     readiness,
     draining: () => draining,
     onDrainedResponse: () => httpServer.closeIdleConnections(),

@@ -23,9 +23,16 @@ export interface LimitsConfig {
   readonly maxTokens: number;
   readonly requireSecretVariables: boolean;
   readonly lockout: LockoutConfig;
+  /** How long a credential Aspose accepted passes the lockouts (known-good), since its last acceptance. */
+  readonly verifierTtlSeconds: number;
+  /** A forced refresh this soon after the last upstream fetch for its credential returns that token. */
+  readonly forceRefreshMinIntervalSeconds: number;
 }
 
-/** REQUEST_BODY_LIMIT_BYTES, GRAPHQL_*, MAX_TOKEN_FIELDS_PER_OPERATION, REQUIRE_SECRET_VARIABLES, LOCKOUT_* */
+/**
+ * REQUEST_BODY_LIMIT_BYTES, GRAPHQL_*, MAX_TOKEN_FIELDS_PER_OPERATION, REQUIRE_SECRET_VARIABLES,
+ * LOCKOUT_*, VERIFIER_TTL_SECONDS, FORCE_REFRESH_MIN_INTERVAL_SECONDS
+ */
 export function limitsConfig(env: Env): LimitsConfig {
   retired(env, "GRAPHQL_MAX_DEPTH", `the depth limit is fixed at ${MAX_DEPTH}`);
   retired(env, "GRAPHQL_MAX_DIRECTIVES", `the directive limit is fixed at ${MAX_DIRECTIVES}`);
@@ -45,5 +52,11 @@ export function limitsConfig(env: Env): LimitsConfig {
     maxTokens: integer(env, "GRAPHQL_MAX_TOKENS", 1000, 50, 100_000),
     requireSecretVariables: flag(env, "REQUIRE_SECRET_VARIABLES", true),
     lockout,
+    // At least a minute: shorter would let an attacker lock owners out between their requests. At
+    // most 30 days: how long a secret revoked at Aspose may still pass the lockouts for its cached
+    // token (its first upstream attempt is rejected and drops the verifier).
+    verifierTtlSeconds: integer(env, "VERIFIER_TTL_SECONDS", 86_400, 60, 2_592_000),
+    // 0 turns the bound off; more than an hour would make forceRefresh meaningless.
+    forceRefreshMinIntervalSeconds: integer(env, "FORCE_REFRESH_MIN_INTERVAL_SECONDS", 10, 0, 3600),
   };
 }

@@ -1,19 +1,25 @@
 import type { IncomingMessage } from "node:http";
-import { isIP } from "node:net";
+import proxyAddr from "proxy-addr";
+
+/** Whether the hop `distance` steps from the socket, at `address`, is a trusted reverse proxy. */
+export type ProxyTrust = (address: string, distance: number) => boolean;
+
+/** Trusts the listed proxies (TRUSTED_PROXIES, validated at start-up); an empty list trusts none. */
+export function proxyTrust(trustedProxies: readonly string[]): ProxyTrust {
+  return proxyAddr.compile([...trustedProxies]);
+}
 
 /**
- * The client's address for brute-force accounting. X-Forwarded-For is trusted only for as many hops
- * as the operator declares (TRUST_PROXY_HOPS): each trusted proxy appends the address it saw, so the
- * entry `hops` from the right is the one the outermost trusted proxy saw. Anything to its left is
- * client-supplied and could be forged to dodge the lockout.
+ * The client's address for brute-force accounting: the peer's, or, when the peer is a trusted proxy,
+ * the nearest X-Forwarded-For entry not itself a trusted proxy (proxy-addr, as Express does). Entries
+ * further left are whatever the client wrote and could be forged to dodge the lockout; so could every
+ * entry when the header comes from an untrusted peer, which is why trust is by address, not by hop
+ * count (issue 11).
+ *
+ * `trust` may still be the retired hop count that src/http/server.ts passes (always 0, since
+ * TRUST_PROXY_HOPS is refused at start-up): no proxy is trusted then.
  */
-export function clientAddress(request: IncomingMessage, trustProxyHops: number): string {
-  const peer = request.socket.remoteAddress ?? "unknown";
-  if (trustProxyHops === 0) return peer;
-  const header = request.headers["x-forwarded-for"];
-  const value = Array.isArray(header) ? header.join(",") : header;
-  if (value === undefined) return peer;
-  const hops = value.split(",").map((entry) => entry.trim());
-  const candidate = hops[hops.length - trustProxyHops];
-  return candidate !== undefined && isIP(candidate) !== 0 ? candidate : peer;
+export function clientAddress(request: IncomingMessage, trust: ProxyTrust | number): string {
+  if (typeof trust === "number") return request.socket.remoteAddress ?? "unknown";
+  return proxyAddr(request, trust);
 }

@@ -1,6 +1,7 @@
 /**
- * Brute-force accounting for credential attempts, per clientId and per client address. The in-memory
- * limiter is the default; a shared one (Redis) implements the same interface so replicas add up.
+ * Brute-force accounting for upstream attempts with unverified credentials, per clientId and per
+ * client address. The in-memory limiter is the default; a shared one (Redis) implements the same
+ * interface so replicas add up. Known-good credentials never reach it (see CredentialGate).
  */
 
 /** What a lockout is counted against. */
@@ -9,9 +10,27 @@ export type LockoutSubject = "client" | "address";
 /** Called when a subject becomes locked out (metrics count lockouts). */
 export type LockoutListener = (subject: LockoutSubject) => void;
 
+/**
+ * Why an attempt was refused: a subject is locked out, or its attempts in flight plus its failures
+ * already fill its budget ("busy": the caller waits a second for them to settle), or a shared limiter
+ * could not tell in time (the caller waits a second).
+ */
+export type RefusalReason =
+  | "client_locked"
+  | "address_locked"
+  | "client_busy"
+  | "address_busy"
+  | "shared_store_slow";
+
+/** A refused attempt: how long to wait, and why (a metric label, never shown to the caller). */
+export interface Refusal {
+  readonly retryAfterSeconds: number;
+  readonly reason: RefusalReason;
+}
+
 /** An attempt allowed to reach the upstream; report exactly one outcome. */
 export interface AttemptReservation {
-  /** The credentials were right: the counts for this clientId and address start over. */
+  /** The credentials were right: the counts for this clientId start over. */
   succeeded(): Promise<void>;
   /** The upstream said invalid_client: one more failure. */
   failed(): Promise<void>;
@@ -19,19 +38,25 @@ export interface AttemptReservation {
   released(): Promise<void>;
 }
 
-/** Either a reservation, or the seconds the caller must wait. */
+/** Either a reservation, or why not and the seconds the caller must wait. */
 export type ReserveResult =
   | { readonly allowed: true; readonly reservation: AttemptReservation }
-  | { readonly allowed: false; readonly retryAfterSeconds: number };
+  | ({ readonly allowed: false } & Refusal);
 
 export interface AttemptLimiter {
-  /** Seconds left of a lockout for either subject, or undefined when neither is locked. */
-  lockedFor(clientKey: string, addressKey: string): Promise<number | undefined>;
-  /** Reserves an upstream attempt; attempts in flight count, so a concurrent burst cannot slip past. */
+  /** The longer lockout of the two subjects, or undefined when neither is locked. */
+  lockedFor(clientKey: string, addressKey: string): Promise<Refusal | undefined>;
+  /**
+   * Reserves an upstream attempt. Attempts in flight count at once, for the clientId and for the
+   * address alike, so a concurrent burst cannot slip past either budget.
+   */
   reserve(clientKey: string, addressKey: string): Promise<ReserveResult>;
   /** Stops timers and connections. */
   close(): Promise<void>;
 }
+
+// Attempts in flight already fill a budget: the caller waits briefly for them to settle.
+export const BUSY_RETRY_SECONDS = 1;
 
 export interface LockoutPolicy {
   /** Failures within the window that lock a clientId. */
@@ -62,6 +87,36 @@ export interface SubjectState {
 /** A fresh subject. */
 export function newSubjectState(): SubjectState {
   return { failures: 0, lastFailureMs: 0, lockedUntilMs: 0, strikes: 0 };
+}
+
+/**
+ * The refusal for two subjects' lockouts (seconds each, or undefined): the longer one, the clientId's
+ * on a tie. Both limiters answer with this, so they agree on the reason too.
+ */
+export function lockRefusal(client: number | undefined, address: number | undefined): Refusal | undefined {
+  if (address !== undefined && (client === undefined || address > client)) {
+    return { retryAfterSeconds: address, reason: "address_locked" };
+  }
+  return client === undefined ? undefined : { retryAfterSeconds: client, reason: "client_locked" };
+}
+
+/**
+ * Whether another attempt fits the budgets: failures plus attempts in flight stay below each
+ * subject's threshold. Counted from the first request for the address too: a burst from a clean
+ * address would otherwise all be in flight before its first failure came back (issue 11).
+ */
+export function busyRefusal(
+  client: { readonly failures: number; readonly pending: number },
+  address: { readonly failures: number; readonly pending: number },
+  policy: LockoutPolicy,
+): Refusal | undefined {
+  if (client.failures + client.pending >= policy.threshold) {
+    return { retryAfterSeconds: BUSY_RETRY_SECONDS, reason: "client_busy" };
+  }
+  if (address.failures + address.pending >= policy.addressThreshold) {
+    return { retryAfterSeconds: BUSY_RETRY_SECONDS, reason: "address_busy" };
+  }
+  return undefined;
 }
 
 /** Seconds a subject is locked at `now`, after forgetting what the window has let go. */

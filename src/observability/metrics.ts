@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { UpstreamObserver, UpstreamOutcome } from "../aspose/token-client.js";
-import type { LockoutSubject } from "../limits/attempt-limiter.js";
+import type { LockoutSubject, RefusalReason } from "../limits/attempt-limiter.js";
 import type { TokenSource } from "../tokens/types.js";
 
 /**
@@ -14,6 +14,7 @@ export class ServiceMetrics implements UpstreamObserver {
   readonly #upstreamCalls: Histogram<"outcome">;
   readonly #tokenLookups: Counter<"result">;
   readonly #lockouts: Counter<"subject">;
+  readonly #refusals: Counter<"reason">;
   readonly #sharedStoreUp: Gauge;
   readonly #sharedStoreFallbacks: Counter<"operation">;
   readonly #sharedLockWaits: Counter;
@@ -52,6 +53,12 @@ export class ServiceMetrics implements UpstreamObserver {
       name: "credential_lockouts_total",
       help: "Lockouts started after repeated invalid credentials, by subject (client or address)",
       labelNames: ["subject"],
+      registers: [this.registry],
+    });
+    this.#refusals = new Counter({
+      name: "credential_attempts_refused_total",
+      help: "Token requests with unverified credentials refused locally (TOO_MANY_ATTEMPTS), by reason: client_locked, address_locked, client_busy, address_busy (attempts in flight fill the budget)",
+      labelNames: ["reason"],
       registers: [this.registry],
     });
     this.#sharedStoreUp = new Gauge({
@@ -125,6 +132,11 @@ export class ServiceMetrics implements UpstreamObserver {
 
   lockout(subject: LockoutSubject): void {
     this.#lockouts.inc({ subject });
+  }
+
+  /** Counts one request refused by the brute-force defence. */
+  credentialRefusal(reason: RefusalReason): void {
+    this.#refusals.inc({ reason });
   }
 
   sharedStoreUp(up: boolean): void {

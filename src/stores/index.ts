@@ -1,19 +1,22 @@
 /**
- * The one place that turns Config into the stores the token service runs on: the token store and the
- * attempt limiter, in memory or shared through Redis. main.ts, the dev server and the tests all reach
+ * The one place that turns Config into the stores the token service runs on: the token store, the
+ * attempt limiter and the known-good credentials (verifiers), in memory or shared through Redis. main.ts, the dev server and the tests all reach
  * it through createApp, so every mode is wired the same way.
  */
 import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
 import { type AttemptLimiter, type LockoutSubject, lockoutPolicy } from "../limits/attempt-limiter.js";
+import type { VerifierStore } from "../limits/verifier-store.js";
 import type { TokenStore } from "../tokens/ports.js";
 import type { Clock } from "../tokens/types.js";
 import { MemoryAttemptLimiter } from "./memory/memory-attempt-limiter.js";
 import { MemoryTokenStore } from "./memory/memory-token-store.js";
+import { MemoryVerifierStore } from "./memory/memory-verifier-store.js";
 import { connectRedis } from "./redis/connect.js";
 import { RedisAttemptLimiter } from "./redis/redis-attempt-limiter.js";
 import type { SharedStoreObserver } from "./redis/redis-health.js";
 import { RedisTokenStore } from "./redis/redis-token-store.js";
+import { RedisVerifierStore } from "./redis/redis-verifier-store.js";
 import { TokenSealer } from "./redis/token-sealer.js";
 
 /** What the stores report to metrics. */
@@ -32,6 +35,7 @@ export interface StoresOptions {
 export interface Stores {
   readonly tokenStore: TokenStore;
   readonly limiter: AttemptLimiter;
+  readonly verifiers: VerifierStore;
   /** Each shared store's state for /readyz ("up" or "down"); empty when everything is in memory. */
   readiness(): Readonly<Record<string, string>>;
   /** Releases timers and connections, after the app has stopped serving. */
@@ -42,12 +46,19 @@ export interface Stores {
 // and reservation before the call are round trips too.
 const SHARED_SLACK_MS = 2_000;
 
+// Verifiers held per process: only accepted credentials add one (about 100 bytes each), so this bounds
+// memory without any attacker being able to push an owner's verifier out.
+const MAX_VERIFIERS = 100_000;
+
 /** Builds the token store and attempt limiter that Config asks for. */
 export function createStores(options: StoresOptions): Stores {
   const { config, metrics, clock } = options;
   const policy = lockoutPolicy(config.limits.lockout);
   const onLockout = (subject: LockoutSubject): void => metrics.lockout(subject);
   const memoryLimiter = (): MemoryAttemptLimiter => new MemoryAttemptLimiter(policy, clock, onLockout);
+  const verifierTtlMs = config.limits.verifierTtlSeconds * 1000;
+  const memoryVerifiers = (): MemoryVerifierStore =>
+    new MemoryVerifierStore({ ttlMs: verifierTtlMs, clock, maxEntries: MAX_VERIFIERS });
   // TOKEN_CACHE=off stores nothing in any mode; single flight still applies.
   const { cacheEnabled, maxEntries } = config.tokens;
   const memoryTokens = (): MemoryTokenStore =>
@@ -57,12 +68,14 @@ export function createStores(options: StoresOptions): Stores {
   if (store.kind === "memory") {
     const tokenStore = memoryTokens();
     const limiter = memoryLimiter();
+    const verifiers = memoryVerifiers();
     return {
       tokenStore,
       limiter,
+      verifiers,
       readiness: () => ({}),
       close: async () => {
-        await Promise.all([tokenStore.close(), limiter.close()]);
+        await Promise.all([tokenStore.close(), limiter.close(), verifiers.close()]);
       },
     };
   }
@@ -78,6 +91,13 @@ export function createStores(options: StoresOptions): Stores {
     fallback: memoryLimiter(),
     onLockout,
   });
+  const verifiers = new RedisVerifierStore({
+    health,
+    keyPrefix: store.keyPrefix,
+    ttlMs: verifierTtlMs,
+    clock,
+    local: memoryVerifiers(),
+  });
   const tokenStore = cacheEnabled
     ? new RedisTokenStore({
         health,
@@ -91,9 +111,10 @@ export function createStores(options: StoresOptions): Stores {
   return {
     tokenStore,
     limiter,
+    verifiers,
     readiness: () => ({ redis: health.up() ? "up" : "down" }),
     close: async () => {
-      await Promise.all([tokenStore.close(), limiter.close()]);
+      await Promise.all([tokenStore.close(), limiter.close(), verifiers.close()]);
       health.close();
       const client = health.client;
       try {

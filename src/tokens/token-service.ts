@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
 import { ServiceError, tooManyAttempts } from "../errors.js";
-import type { AttemptLimiter } from "../limits/attempt-limiter.js";
+import type { CredentialGate } from "../limits/credential-gate.js";
 import { isUpstreamFault } from "./circuit-breaker.js";
 import type { StoredToken, TokenIssuer, TokenStore } from "./ports.js";
 import { freshness, isUsable, type RefreshPolicy, servableStale } from "./refresh-policy.js";
@@ -22,7 +22,10 @@ export type RefreshAheadOutcome = "refreshed" | "failed" | "rejected";
 export interface TokenServiceDependencies {
   readonly issuer: TokenIssuer;
   readonly store: TokenStore;
-  readonly limiter: AttemptLimiter;
+  /** The brute-force defence: lockouts for unverified credentials, a pass for known-good ones. */
+  readonly gate: CredentialGate;
+  /** A forced refresh this soon after the stored token was fetched returns it (0: no bound). */
+  readonly forceRefreshMinIntervalMs: number;
   readonly policy: RefreshPolicy;
   readonly clock: Clock;
   /**
@@ -47,10 +50,11 @@ const RETRY_AHEAD_MIN_MS = 1_000;
 const RETRY_AHEAD_MAX_MS = 60_000;
 
 /**
- * Serves access tokens: lockout check, then the store, then one upstream fetch shared by concurrent
+ * Serves access tokens: the gate, then the store, then one upstream fetch shared by concurrent
  * callers in this process (single flight) and across replicas (the store's fetch claim). The order
- * matters: the lockout is checked before the store so that a locked-out clientId cannot keep guessing
- * secrets against stored tokens. Freshness is decided here, never by a store:
+ * matters: an unverified credential meets the lockout before the store so that a locked-out clientId
+ * cannot keep guessing secrets against stored tokens; a known-good one passes (see CredentialGate).
+ * Freshness is decided here, never by a store:
  * - a token in its refresh-ahead window is served at once while one background refresh replaces it;
  * - inside the hard margin the caller waits for a fresh token;
  * - when that refresh fails upstream, a token still valid for the caller is served, marked stale;
@@ -68,16 +72,24 @@ export class TokenService implements TokenProvider {
 
   /** The token for a validated request, from the store or Aspose; rejects with coded errors. */
   async issue(request: TokenRequest, caller: Caller): Promise<ServedToken> {
-    const { store, limiter, clock, policy } = this.#deps;
+    const { store, gate, clock, policy } = this.#deps;
     const { credential } = request;
-    const locked = await limiter.lockedFor(credential.clientKey, caller.addressKey);
-    if (locked !== undefined) throw tooManyAttempts(locked);
+    // -- Brute-force gate (issue 11): known-good credentials pass, others meet the lockouts. --
+    const refused = await gate.check(credential, caller.addressKey);
+    if (refused !== undefined) throw tooManyAttempts(refused.retryAfterSeconds);
+    // -- end of gate --
 
     const stored = await store.get(credential);
-    if (!request.forceRefresh && stored !== undefined) {
+    if (stored !== undefined) {
       const verdict = freshness(stored.token, clock(), policy, request.minValiditySeconds);
-      if (verdict === "refresh-ahead") this.#refreshAhead(request, caller, stored);
-      if (verdict !== "expiring") return this.#served(stored.token, "cache");
+      if (request.forceRefresh) {
+        // forceRefresh bound (issue 11): a token fetched moments ago is as fresh as a refetch.
+        if (verdict !== "expiring" && this.#justFetched(stored.token))
+          return this.#served(stored.token, "cache");
+      } else {
+        if (verdict === "refresh-ahead") this.#refreshAhead(request, caller, stored);
+        if (verdict !== "expiring") return this.#served(stored.token, "cache");
+      }
     }
     try {
       const flight = this.#flights.run(credential.lookupKey, () =>
@@ -131,6 +143,12 @@ export class TokenService implements TokenProvider {
         this.#deps.onRefreshAhead?.(isUpstreamFault(error) ? "failed" : "rejected");
       },
     );
+  }
+
+  // -- forceRefresh bound (issue 11): a token fetched this recently is as fresh as a refetch, so a
+  // forced refresh in a loop (or in aliases) cannot pump upstream calls. --
+  #justFetched(token: IssuedToken): boolean {
+    return this.#deps.clock() - token.issuedAtMs < this.#deps.forceRefreshMinIntervalMs;
   }
 
   /** One fetch across replicas; `seen` is the entry this caller saw and is replacing. */
@@ -190,23 +208,25 @@ export class TokenService implements TokenProvider {
 
   async #attempt(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
     const { credential } = request;
-    const reserved = await this.#deps.limiter.reserve(credential.clientKey, caller.addressKey);
-    if (!reserved.allowed) throw tooManyAttempts(reserved.retryAfterSeconds);
-    const { reservation } = reserved;
+    // -- Brute-force gate (issue 11): an unverified credential reserves the attempt; its outcome is
+    // reported, and Aspose's answer makes or drops the credential's verifier. --
+    const admitted = await this.#deps.gate.admit(credential, caller.addressKey);
+    if (!admitted.allowed) throw tooManyAttempts(admitted.retryAfterSeconds);
+    const { attempt } = admitted;
     let token: IssuedToken;
     try {
       token = await this.#deps.issuer.issue(credential);
     } catch (error) {
       if (error instanceof ServiceError && error.code === "INVALID_CREDENTIALS") {
-        await reservation.failed();
+        await attempt.rejected();
         // The secret was revoked or rotated: a token stored for it must not be served again.
         await this.#deps.store.delete(credential);
       } else {
-        await reservation.released();
+        await attempt.inconclusive();
       }
       throw error;
     }
-    await reservation.succeeded();
+    await attempt.accepted(token.expiresAtMs);
     return token;
   }
 }

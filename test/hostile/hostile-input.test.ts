@@ -726,8 +726,8 @@ describe("hostile credentials", () => {
   let attempts = 0;
 
   before(async () => {
-    // One address per run (through a trusted proxy hop), so lockouts do not hide the upstream path.
-    harness = await startHarness({ env: { TRUST_PROXY_HOPS: "1" } });
+    // One address per run (through a trusted proxy), so lockouts do not hide the upstream path.
+    harness = await startHarness({ env: { TRUSTED_PROXIES: "127.0.0.1" } });
   });
 
   after(async () => {

@@ -158,7 +158,10 @@ describe("no secret in any log line", () => {
   let harness: Harness;
   const tokens: string[] = [];
   before(async () => {
-    harness = await startHarness({ env: { LOG_LEVEL: "trace", LOCKOUT_THRESHOLD: "2" } });
+    // Back-to-back forced refreshes drive the upstream paths: no FORCE_REFRESH_MIN_INTERVAL_SECONDS bound.
+    harness = await startHarness({
+      env: { LOG_LEVEL: "trace", LOCKOUT_THRESHOLD: "2", FORCE_REFRESH_MIN_INTERVAL_SECONDS: "0" },
+    });
     const json = { "content-type": "application/json" };
     const ok = await requestToken(harness);
     tokens.push(ok.data?.accessToken.accessToken ?? "");

@@ -56,7 +56,11 @@ let contentType = "";
 
 before(async () => {
   const clock = new TestClock();
-  harness = await startHarness({ clock, env: { LOCKOUT_THRESHOLD: "2" } });
+  // Back-to-back forced refreshes drive the upstream paths: no FORCE_REFRESH_MIN_INTERVAL_SECONDS bound.
+  harness = await startHarness({
+    clock,
+    env: { LOCKOUT_THRESHOLD: "2", FORCE_REFRESH_MIN_INTERVAL_SECONDS: "0" },
+  });
   const cache = harness.store;
   const ok = (result: Awaited<ReturnType<typeof requestToken>>): void => {
     assert.equal(result.errors, undefined, JSON.stringify(result.errors));

@@ -33,8 +33,19 @@ interface Guess {
 }
 
 /** One accessToken request over raw HTTP, so tests can set X-Forwarded-For. */
-async function guess(
+function guess(
   harness: Harness,
+  clientId: string,
+  clientSecret: string,
+  forwardedFor?: string,
+): Promise<Guess> {
+  return guessFrom(harness, undefined, clientId, clientSecret, forwardedFor);
+}
+
+/** As guess(), sent from another loopback address (127.0.0.2 ...) when `from` is given. */
+async function guessFrom(
+  harness: Harness,
+  from: string | undefined,
   clientId: string,
   clientSecret: string,
   forwardedFor?: string,
@@ -45,6 +56,8 @@ async function guess(
     harness,
     JSON.stringify({ query: ACCESS_TOKEN_MUTATION, variables: { clientId, clientSecret } }),
     headers,
+    "/graphql",
+    from === undefined ? {} : { localAddress: from },
   );
   const body = JSON.parse(reply.text) as {
     data?: { accessToken?: { accessToken?: string } } | null;
@@ -268,30 +281,66 @@ test("a success resets the count for the clientId", async () => {
   );
 });
 
-test("a locked-out clientId is refused even with the right secret and a cached token (no oracle)", async () => {
+test("a locked-out clientId refuses an unverified right secret exactly as a wrong one (no oracle)", async () => {
   const secrets = Array.from({ length: THRESHOLD }, (_, i) => wrongSecret(i));
   await withHarness(
     {},
     async (harness) => {
-      const first = await guess(harness, CLIENT_ID, CLIENT_SECRET);
-      assert.ok(first.token !== undefined);
+      // The owner has never been served here: nothing tells its right secret from a guess but Aspose.
       for (const secret of secrets) await guess(harness, CLIENT_ID, secret);
       const right = await guess(harness, CLIENT_ID, CLIENT_SECRET);
       const wrong = await guess(harness, CLIENT_ID, wrongSecret(99));
       assert.equal(right.code, "TOO_MANY_ATTEMPTS");
       assert.equal(right.token, undefined);
-      assert.ok(!right.text.includes(first.token));
       // Right and wrong secrets get the very same answer while locked.
       assert.deepEqual(right.error, wrong.error);
       assert.equal(right.status, wrong.status);
-      assert.equal(harness.fake.totalTokenRequests, 1 + THRESHOLD);
-      // Once the lockout ends the cached token is served again.
+      assert.equal(harness.fake.totalTokenRequests, THRESHOLD);
+      // Once the lockout ends the owner is served, and from then on known-good: a new lockout of its
+      // clientId no longer stops it.
       harness.clock.advance((BASE_SECONDS + 1) * 1000);
       const later = await guess(harness, CLIENT_ID, CLIENT_SECRET);
-      assert.equal(later.token, first.token);
-      assert.equal(harness.fake.totalTokenRequests, 1 + THRESHOLD);
+      assert.ok(later.token !== undefined, later.text);
+      for (let i = 0; i < THRESHOLD; i++) await guess(harness, CLIENT_ID, wrongSecret(200 + i));
+      assert.equal((await guess(harness, CLIENT_ID, wrongSecret(299))).code, "TOO_MANY_ATTEMPTS");
+      assert.equal((await guess(harness, CLIENT_ID, CLIENT_SECRET)).token, later.token);
     },
-    secrets,
+    [...secrets, ...Array.from({ length: THRESHOLD }, (_, i) => wrongSecret(200 + i))],
+  );
+});
+
+test("a credential Aspose rejects loses its pass: a rotated secret is counted like any guess", async () => {
+  await withHarness(
+    {},
+    async (harness) => {
+      const first = await guess(harness, CLIENT_ID, CLIENT_SECRET);
+      assert.ok(first.token !== undefined, first.text);
+      // The secret is rotated at Aspose; the old one is refused on its next upstream attempt.
+      harness.fake.addClient(CLIENT_ID, "rotated-secret-0123456789abcdef0123");
+      harness.clock.advance(3_600_000);
+      assert.equal((await guess(harness, CLIENT_ID, CLIENT_SECRET)).code, "INVALID_CREDENTIALS");
+      for (let i = 0; i < THRESHOLD; i++) await guess(harness, CLIENT_ID, wrongSecret(i));
+      assert.equal((await guess(harness, CLIENT_ID, CLIENT_SECRET)).code, "TOO_MANY_ATTEMPTS");
+    },
+    ["rotated-secret-0123456789abcdef0123"],
+  );
+});
+
+test("a verifier lasts VERIFIER_TTL_SECONDS, or as long as the token it proved if longer", async () => {
+  await withHarness(
+    { env: { VERIFIER_TTL_SECONDS: "600" }, fake: { lifetimeSeconds: 1200 } },
+    async (harness) => {
+      const first = await guess(harness, CLIENT_ID, CLIENT_SECRET);
+      assert.ok(first.token !== undefined, first.text);
+      // Past the verifier lifetime, but the cached token (1200 s) still vouches for the credential.
+      harness.clock.advance(700_000);
+      for (let i = 0; i < THRESHOLD; i++) await guess(harness, CLIENT_ID, wrongSecret(i));
+      assert.equal((await guess(harness, CLIENT_ID, CLIENT_SECRET)).token, first.token);
+      // Past both: the credential is unverified again and meets the lockout like anyone.
+      harness.clock.advance(600_000);
+      for (let i = 0; i < THRESHOLD; i++) await guess(harness, CLIENT_ID, wrongSecret(10 + i));
+      assert.equal((await guess(harness, CLIENT_ID, CLIENT_SECRET)).code, "TOO_MANY_ATTEMPTS");
+    },
   );
 });
 
@@ -333,27 +382,52 @@ test("once an address has failed, 40 concurrent guesses for distinct clientIds f
   });
 });
 
-test("a clean address (a router, a NAT) gets 40 concurrent cache misses for distinct clients through", async () => {
+test("a clean address (a router, a NAT) gets 4 × threshold first exchanges through at once; known-good clients behind it are never held back", async () => {
   await withHarness({}, async (harness) => {
     for (let i = 0; i < 40; i++) harness.fake.addClient(`router-client-${i}`, `router-secret-${i}`);
     const release = harness.fake.hold();
-    const arrived = harness.fake.waitForRequests(40);
+    let settled = 0;
+    const accounted = when(() => settled + harness.fake.totalTokenRequests >= 40);
+    harness.fake.on("request", accounted.poke);
     const pending = Array.from({ length: 40 }, (_, i) =>
-      guess(harness, `router-client-${i}`, `router-secret-${i}`),
+      guess(harness, `router-client-${i}`, `router-secret-${i}`).finally(() => {
+        settled += 1;
+        accounted.poke();
+      }),
     );
-    await arrived;
+    await accounted.reached;
     release();
     const answers = await Promise.all(pending);
+    // Unverified attempts in flight count against the address from the first one (issue 11).
+    const served = answers.filter((answer) => answer.code === undefined);
+    const waiting = answers.filter((answer) => answer.code === "TOO_MANY_ATTEMPTS");
+    assert.equal(served.length, ADDRESS_THRESHOLD);
+    assert.equal(waiting.length, 40 - ADDRESS_THRESHOLD);
+    for (const answer of waiting) assert.equal(answer.retryAfter, 1, answer.text);
+    // A second later the rest get through; successes are no failures, so nothing is locked.
+    harness.clock.advance(1000);
+    for (const [i, answer] of answers.entries()) {
+      if (answer.code !== undefined) {
+        const retried = await guess(harness, `router-client-${i}`, `router-secret-${i}`);
+        assert.equal(retried.code, undefined, retried.text);
+      }
+    }
+    // All 40 are known-good now: 40 concurrent refreshes all reach Aspose.
+    harness.fake.resetCounters();
+    harness.clock.advance(3_600_000);
+    const refreshes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => guess(harness, `router-client-${i}`, `router-secret-${i}`)),
+    );
     assert.deepEqual(
-      answers.map((answer) => answer.code),
-      answers.map(() => undefined),
+      refreshes.map((answer) => answer.code),
+      refreshes.map(() => undefined),
     );
     assert.equal(harness.fake.totalTokenRequests, 40);
   });
 });
 
-test("with TRUST_PROXY_HOPS=1, X-Forwarded-For tells addresses apart, but only its trusted entry", async () => {
-  await withHarness({ env: { TRUST_PROXY_HOPS: "1" } }, async (harness) => {
+test("with TRUSTED_PROXIES, X-Forwarded-For tells addresses apart, but only its trusted entry and only from a trusted proxy", async () => {
+  await withHarness({ env: { TRUSTED_PROXIES: "127.0.0.1" } }, async (harness) => {
     const attacker = "203.0.113.7";
     for (let i = 0; i < ADDRESS_THRESHOLD; i++) {
       assert.equal(
@@ -373,10 +447,27 @@ test("with TRUST_PROXY_HOPS=1, X-Forwarded-For tells addresses apart, but only i
     assert.equal(owner.code, undefined, owner.text);
     assert.ok(owner.token !== undefined);
     assert.equal(harness.fake.totalTokenRequests, ADDRESS_THRESHOLD + 1);
+    // From a peer that is not a trusted proxy the header is ignored: its guesses count against its own
+    // address whatever it claims, and a claimed clean address does not help it.
+    for (let i = 0; i < ADDRESS_THRESHOLD; i++) {
+      const claimed = await guessFrom(
+        harness,
+        "127.0.0.2",
+        `direct-${i}`,
+        wrongSecret(i),
+        `192.0.2.${i + 1}`,
+      );
+      assert.equal(claimed.code, "INVALID_CREDENTIALS", claimed.text);
+    }
+    const claimed = await guessFrom(harness, "127.0.0.2", "direct-x", wrongSecret(0), "198.51.100.77");
+    assert.equal(claimed.code, "TOO_MANY_ATTEMPTS");
+    // ...and it cannot frame a forwarded client either: 198.51.100.9 was never charged.
+    const framed = await guess(harness, "unknown-client-z", wrongSecret(1), "198.51.100.9");
+    assert.equal(framed.code, "INVALID_CREDENTIALS");
   });
 });
 
-test("with TRUST_PROXY_HOPS=0, a forged X-Forwarded-For cannot dodge the address lockout", async () => {
+test("without TRUSTED_PROXIES, a forged X-Forwarded-For cannot dodge the address lockout", async () => {
   await withHarness({}, async (harness) => {
     for (let i = 0; i < ADDRESS_THRESHOLD; i++) {
       const answer = await guess(harness, `unknown-client-${i}`, wrongSecret(i), `192.0.2.${i + 1}`);

@@ -3,6 +3,7 @@
  * over real HTTP. Logs are captured line by line so tests can prove no secret is ever written.
  */
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import type { TestContext } from "node:test";
 import { GraphQLClient } from "graphql-request";
 import { FakeAspose, type FakeAsposeOptions } from "../../dev/fake-aspose.js";
@@ -156,14 +157,53 @@ export async function request(harness: Harness, path: string, init: RequestInit 
   return reply;
 }
 
-/** A raw HTTP POST to the service, for malformed and hostile requests a GraphQL client cannot send. */
-export function post(
+/**
+ * A raw HTTP POST to the service, for malformed and hostile requests a GraphQL client cannot send.
+ * `localAddress` sends from another loopback address (127.0.0.2 ...), for tests where the caller's
+ * address matters.
+ */
+export async function post(
   harness: Harness,
   body: string | Uint8Array,
   headers: Record<string, string> = { "content-type": "application/json" },
   path = "/graphql",
+  options: { readonly localAddress?: string } = {},
 ): Promise<Reply> {
+  if (options.localAddress !== undefined) {
+    const reply = await postFrom(options.localAddress, `${harness.origin}${path}`, body, headers);
+    harness.responses.push(reply.text);
+    return reply;
+  }
   return request(harness, path, { method: "POST", body, headers });
+}
+
+// fetch cannot choose its source address; node:http can.
+function postFrom(
+  localAddress: string,
+  url: string,
+  body: string | Uint8Array,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string; headers: Headers }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: "POST", headers, localAddress }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", reject);
+      response.on("end", () => {
+        const replyHeaders = new Headers();
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (typeof value === "string") replyHeaders.set(name, value);
+        }
+        resolve({
+          status: response.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString("utf8"),
+          headers: replyHeaders,
+        });
+      });
+    });
+    request.on("error", reject);
+    request.end(body);
+  });
 }
 
 /** Fails when any secret appears in any captured log line or response body. */

@@ -104,8 +104,11 @@ async function exerciseEveryPath(harness: Harness): Promise<string[]> {
 test("no secret reaches a log line or an answer, no token reaches a log line", {
   timeout: 30_000,
 }, async (t) => {
-  // Every fault in a row: the circuit breaker (tested on its own) must not turn them into one code.
-  const harness = await startHarness({ env: { LOG_LEVEL: "trace", ASPOSE_BREAKER_THRESHOLD: "1000" } });
+  // Every fault in a row, through back-to-back forced refreshes: neither the circuit breaker nor the
+  // forceRefresh bound (each tested on its own) may turn them into one code.
+  const harness = await startHarness({
+    env: { LOG_LEVEL: "trace", ASPOSE_BREAKER_THRESHOLD: "1000", FORCE_REFRESH_MIN_INTERVAL_SECONDS: "0" },
+  });
   t.after(() => harness.close());
   harness.fake.addClient(SPECIAL_ID, SPECIAL_SECRET);
 

@@ -1,18 +1,18 @@
 import { LRUCache } from "lru-cache";
 import {
   type AttemptLimiter,
+  busyRefusal,
   type LockoutListener,
   type LockoutPolicy,
   lockedSeconds,
+  lockRefusal,
   newSubjectState,
+  type Refusal,
   type ReserveResult,
   recordFailure,
   type SubjectState,
 } from "../../limits/attempt-limiter.js";
 import type { Clock } from "../../tokens/types.js";
-
-// Attempts in flight already reach the threshold: the caller waits briefly for them to settle.
-const PENDING_RETRY_SECONDS = 1;
 
 /** The default, process-local limiter; memory bounded by an LRU of subjects. */
 export class MemoryAttemptLimiter implements AttemptLimiter {
@@ -32,32 +32,27 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
     this.#subjects = new LRUCache({ max: maxSubjects });
   }
 
-  async lockedFor(clientKey: string, addressKey: string): Promise<number | undefined> {
+  async lockedFor(clientKey: string, addressKey: string): Promise<Refusal | undefined> {
     const now = this.#clock();
     const client = this.#subjects.get(`c:${clientKey}`);
     const address = this.#subjects.get(`a:${addressKey}`);
-    const clientLock = client === undefined ? undefined : lockedSeconds(client, now, this.#policy);
-    const addressLock = address === undefined ? undefined : lockedSeconds(address, now, this.#policy);
-    if (clientLock === undefined) return addressLock;
-    return addressLock === undefined ? clientLock : Math.max(clientLock, addressLock);
+    return lockRefusal(
+      client === undefined ? undefined : lockedSeconds(client, now, this.#policy),
+      address === undefined ? undefined : lockedSeconds(address, now, this.#policy),
+    );
   }
 
   async reserve(clientKey: string, addressKey: string): Promise<ReserveResult> {
     const locked = await this.lockedFor(clientKey, addressKey);
-    if (locked !== undefined) return { allowed: false, retryAfterSeconds: locked };
-    // Attempts in flight count, so a concurrent burst of guesses cannot slip past a threshold. For an
-    // address they count only once it has failed: a router or a NAT with a clean record legitimately
-    // has many distinct cache misses in flight at once.
-    const failures = this.#subjects.get(`c:${clientKey}`)?.failures ?? 0;
+    if (locked !== undefined) return { allowed: false, ...locked };
     const pending = this.#pending.get(clientKey) ?? 0;
-    const addressFailures = this.#subjects.get(`a:${addressKey}`)?.failures ?? 0;
     const addressPending = this.#pending.get(`a:${addressKey}`) ?? 0;
-    if (
-      failures + pending >= this.#policy.threshold ||
-      (addressFailures > 0 && addressFailures + addressPending >= this.#policy.addressThreshold)
-    ) {
-      return { allowed: false, retryAfterSeconds: PENDING_RETRY_SECONDS };
-    }
+    const busy = busyRefusal(
+      { failures: this.#subjects.get(`c:${clientKey}`)?.failures ?? 0, pending },
+      { failures: this.#subjects.get(`a:${addressKey}`)?.failures ?? 0, pending: addressPending },
+      this.#policy,
+    );
+    if (busy !== undefined) return { allowed: false, ...busy };
     this.#pending.set(clientKey, pending + 1);
     this.#pending.set(`a:${addressKey}`, addressPending + 1);
     let settled = false;
@@ -89,6 +84,23 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
         failed: async () => settle("failure"),
         released: async () => settle("release"),
       },
+    };
+  }
+
+  /**
+   * Counts an attempt as in flight without checking any budget, until the returned release is called.
+   * The Redis limiter holds its shared reservations here too, so when Redis goes down mid-burst the
+   * fallback's budget already includes this replica's attempts in flight instead of starting afresh.
+   */
+  hold(clientKey: string, addressKey: string): () => void {
+    this.#pending.set(clientKey, (this.#pending.get(clientKey) ?? 0) + 1);
+    this.#pending.set(`a:${addressKey}`, (this.#pending.get(`a:${addressKey}`) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#release(clientKey);
+      this.#release(`a:${addressKey}`);
     };
   }
 

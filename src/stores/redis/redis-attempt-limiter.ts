@@ -1,11 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import type {
-  AttemptLimiter,
-  AttemptReservation,
-  LockoutListener,
-  LockoutPolicy,
-  ReserveResult,
+import {
+  type AttemptLimiter,
+  type AttemptReservation,
+  BUSY_RETRY_SECONDS,
+  type LockoutListener,
+  type LockoutPolicy,
+  lockRefusal,
+  type Refusal,
+  type ReserveResult,
 } from "../../limits/attempt-limiter.js";
 import type { Clock } from "../../tokens/types.js";
 import type { MemoryAttemptLimiter } from "../memory/memory-attempt-limiter.js";
@@ -28,10 +31,6 @@ export interface RedisAttemptLimiterOptions {
   readonly onLockout?: LockoutListener;
 }
 
-// Attempts in flight already reach the threshold: the caller waits briefly for them to settle (as the
-// in-memory limiter does).
-const PENDING_RETRY_SECONDS = 1;
-
 // The subject state is a hash {failures, last, until, strikes}, the same fields as SubjectState, read
 // with the window applied exactly as lockedSeconds() does: outside a lockout, counts older than the
 // window are forgotten. In-flight reservations are a sorted set scored by their expiry.
@@ -48,42 +47,43 @@ local function load(key, now, window)
 end
 `;
 
-// KEYS: client state, address state. ARGV: now. Returns the ms left of the longer lockout, or 0.
+// KEYS: client state, address state. ARGV: now. Returns the ms left of each subject's lockout (0 when
+// not locked); which one the caller is told about is lockRefusal()'s rule, shared with memory.
 const LOCKED_FOR = new LuaScript(
   `local now = tonumber(ARGV[1])
-local worst = 0
+local left = {}
 for i = 1, 2 do
   local untilMs = tonumber(redis.call('HGET', KEYS[i], 'until') or '0') or 0
-  if untilMs - now > worst then worst = untilMs - now end
+  left[i] = math.max(untilMs - now, 0)
 end
-return worst`,
+return left`,
   2,
 );
 
 // KEYS: client state, address state, client pending, address pending.
 // ARGV: now, window ms, client threshold, address threshold, reservation id, reservation ttl ms.
-// Returns {1, 0} reserved; {0, ms} locked for ms; {0, 0} refused because attempts in flight fill the
-// threshold. For an address they count only once it has failed (see MemoryAttemptLimiter).
+// Returns {1, 0, 0, 0} reserved; {0, client ms, address ms, 0} locked; {0, 0, 0, 1 | 2} refused because
+// the client's (1) or the address's (2) failures plus attempts in flight fill its budget: busyRefusal()'s
+// rule, counted from the first request for both.
 const RESERVE = new LuaScript(
   `${LOAD_STATE}
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local client = load(KEYS[1], now, window)
 local address = load(KEYS[2], now, window)
-local lockedMs = math.max(client.untilMs - now, address.untilMs - now, 0)
-if lockedMs > 0 then return {0, lockedMs} end
+local clientMs = math.max(client.untilMs - now, 0)
+local addressMs = math.max(address.untilMs - now, 0)
+if clientMs > 0 or addressMs > 0 then return {0, clientMs, addressMs, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-if client.failures + redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3])
-  or (address.failures > 0 and address.failures + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[4])) then
-  return {0, 0}
-end
+if client.failures + redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then return {0, 0, 0, 1} end
+if address.failures + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[4]) then return {0, 0, 0, 2} end
 local ttl = tonumber(ARGV[6])
 for i = 3, 4 do
   redis.call('ZADD', KEYS[i], now + ttl, ARGV[5])
   redis.call('PEXPIRE', KEYS[i], ttl)
 end
-return {1, 0}`,
+return {1, 0, 0, 0}`,
   4,
 );
 
@@ -154,7 +154,7 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     this.#onLockout = options.onLockout;
   }
 
-  async lockedFor(clientKey: string, addressKey: string): Promise<number | undefined> {
+  async lockedFor(clientKey: string, addressKey: string): Promise<Refusal | undefined> {
     const local = await this.#fallback.lockedFor(clientKey, addressKey);
     // Every request, cache hits included, asks this; subjects Redis found clear a moment ago are taken
     // as clear without another round trip. The staleness is bounded (real time, not the injected
@@ -172,8 +172,8 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     const step = await this.#health.attempt("limiter", (client) =>
       LOCKED_FOR.run(client, [keys.clientState, keys.addressState], [this.#clock()]),
     );
-    const sharedMs = step.ok && typeof step.value === "number" ? step.value : 0;
-    const shared = sharedMs > 0 ? Math.max(1, Math.ceil(sharedMs / 1000)) : undefined;
+    const [clientMs = 0, addressMs = 0] = (step.ok ? numbers(step.value) : undefined) ?? [];
+    const shared = lockRefusal(seconds(clientMs), seconds(addressMs));
     if (step.ok && shared === undefined) {
       this.#recentlyClear.set(`c:${clientKey}`, now);
       this.#recentlyClear.set(`a:${addressKey}`, now);
@@ -181,12 +181,12 @@ export class RedisAttemptLimiter implements AttemptLimiter {
       this.#forget(clientKey, addressKey);
     }
     if (local === undefined) return shared;
-    return shared === undefined ? local : Math.max(local, shared);
+    return shared === undefined || local.retryAfterSeconds >= shared.retryAfterSeconds ? local : shared;
   }
 
   async reserve(clientKey: string, addressKey: string): Promise<ReserveResult> {
     const local = await this.#fallback.lockedFor(clientKey, addressKey);
-    if (local !== undefined) return { allowed: false, retryAfterSeconds: local };
+    if (local !== undefined) return { allowed: false, ...local };
     const keys = this.#keys(clientKey, addressKey);
     const id = randomBytes(12).toString("base64url");
     const policy = this.#policy;
@@ -206,19 +206,22 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     );
     const reply = step.ok ? numbers(step.value) : undefined;
     if (reply === undefined) {
-      const local = await this.#fallback.reserve(clientKey, addressKey);
-      if (!local.allowed || step.ok || step.reason !== "failed") return local;
-      // The script may have run before its reply timed out: settle that reservation in Redis too, so
-      // it does not count as in flight until it expires, and the outcome is shared.
-      return { allowed: true, reservation: this.#bothReservations(local.reservation, keys, id) };
+      if (!step.ok && step.reason === "failed") {
+        // The reply timed out, so the script may have granted a place this caller will not use: give
+        // it back, and refuse for a second rather than grant a second, local budget on top of the
+        // shared one (a burst that slows Redis down would otherwise get both). Known-good credentials
+        // never come here; once Redis is found down, the local limiter takes over below.
+        void this.#settleShared(keys, id, "release");
+        return { allowed: false, retryAfterSeconds: BUSY_RETRY_SECONDS, reason: "shared_store_slow" };
+      }
+      return this.#fallback.reserve(clientKey, addressKey);
     }
-    const [allowed, lockedMs] = reply;
+    const [allowed, clientMs = 0, addressMs = 0, busy] = reply;
     if (allowed !== 1) {
-      const retryAfterSeconds =
-        lockedMs !== undefined && lockedMs > 0
-          ? Math.max(1, Math.ceil(lockedMs / 1000))
-          : PENDING_RETRY_SECONDS;
-      return { allowed: false, retryAfterSeconds };
+      const locked = lockRefusal(seconds(clientMs), seconds(addressMs));
+      if (locked !== undefined) return { allowed: false, ...locked };
+      const reason = busy === 2 ? "address_busy" : "client_busy";
+      return { allowed: false, retryAfterSeconds: BUSY_RETRY_SECONDS, reason };
     }
     return { allowed: true, reservation: this.#reservation(clientKey, addressKey, keys, id) };
   }
@@ -239,33 +242,19 @@ export class RedisAttemptLimiter implements AttemptLimiter {
   }
 
   #reservation(clientKey: string, addressKey: string, keys: SubjectKeys, id: string): AttemptReservation {
+    // In flight for the fallback too: were Redis to fail now, it must not grant a fresh budget.
+    const releaseLocal = this.#fallback.hold(clientKey, addressKey);
     let settled = false;
     const settle = async (outcome: Outcome): Promise<void> => {
       if (settled) return;
       settled = true;
+      releaseLocal();
       // This replica's own failure may have locked the pair: ask Redis again next time.
       if (outcome === "failure") this.#forget(clientKey, addressKey);
       // If Redis cannot take the outcome, the reservation expires by itself; a failure must still
       // count somewhere.
       if (!(await this.#settleShared(keys, id, outcome)) && outcome === "failure")
         await this.#recordLocally(clientKey, addressKey);
-    };
-    return {
-      succeeded: () => settle("success"),
-      failed: () => settle("failure"),
-      released: () => settle("release"),
-    };
-  }
-
-  #bothReservations(local: AttemptReservation, keys: SubjectKeys, id: string): AttemptReservation {
-    let settled = false;
-    const settle = async (outcome: Outcome): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      await this.#settleShared(keys, id, outcome);
-      if (outcome === "success") await local.succeeded();
-      else if (outcome === "failure") await local.failed();
-      else await local.released();
     };
     return {
       succeeded: () => settle("success"),
@@ -322,6 +311,11 @@ interface SubjectKeys {
   readonly addressState: string;
   readonly clientPending: string;
   readonly addressPending: string;
+}
+
+// The whole seconds a lockout of `ms` is reported as (lockedSeconds()'s rounding), undefined when none.
+function seconds(ms: number): number | undefined {
+  return ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : undefined;
 }
 
 function numbers(reply: unknown): number[] | undefined {

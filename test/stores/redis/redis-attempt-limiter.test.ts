@@ -5,8 +5,10 @@ import fc from "fast-check";
 import { freePort } from "../../../dev/ports.js";
 import type { AttemptReservation, LockoutPolicy } from "../../../src/limits/attempt-limiter.js";
 import { MemoryAttemptLimiter } from "../../../src/stores/memory/memory-attempt-limiter.js";
+import { MemoryVerifierStore } from "../../../src/stores/memory/memory-verifier-store.js";
 import { RedisAttemptLimiter } from "../../../src/stores/redis/redis-attempt-limiter.js";
 import type { RedisHealth } from "../../../src/stores/redis/redis-health.js";
+import { RedisVerifierStore } from "../../../src/stores/redis/redis-verifier-store.js";
 import { TestClock } from "../../support/harness.js";
 import { connectHealth, deleteKeys, scanKeys, uniquePrefix } from "../../support/replicas.js";
 
@@ -92,7 +94,7 @@ test("the Redis limiter answers exactly as the in-memory one, step by step", asy
         } else if (op.kind === "locked") {
           const c = clients[op.client] ?? "";
           const a = addresses[op.address] ?? "";
-          assert.equal(await shared.lockedFor(c, a), await memory.lockedFor(c, a), `step ${step}`);
+          assert.deepEqual(await shared.lockedFor(c, a), await memory.lockedFor(c, a), `step ${step}`);
         } else if (op.kind === "reserve") {
           const c = clients[op.client] ?? "";
           const a = addresses[op.address] ?? "";
@@ -101,8 +103,9 @@ test("the Redis limiter answers exactly as the in-memory one, step by step", asy
           assert.equal(fromRedis.allowed, fromMemory.allowed, `step ${step}`);
           if (fromMemory.allowed && fromRedis.allowed)
             open.push([fromMemory.reservation, fromRedis.reservation]);
+          // The reason too: metrics count refusals by it.
           if (!fromMemory.allowed && !fromRedis.allowed)
-            assert.equal(fromRedis.retryAfterSeconds, fromMemory.retryAfterSeconds, `step ${step}`);
+            assert.deepEqual(fromRedis, fromMemory, `step ${step}`);
         } else if (open.length > 0) {
           const [pair] = open.splice(op.index % open.length, 1);
           if (pair !== undefined) {
@@ -127,8 +130,8 @@ test("failures on one replica lock the clientId out on another, with a growing b
     assert.ok(reserved.allowed);
     await reserved.reservation.failed();
   }
-  assert.equal(await replicaA.lockedFor(client, subject()), 5);
-  assert.equal(await replicaB.lockedFor(client, subject()), 5);
+  assert.equal((await replicaA.lockedFor(client, subject()))?.retryAfterSeconds, 5);
+  assert.equal((await replicaB.lockedFor(client, subject()))?.retryAfterSeconds, 5);
   clock.advance(5_000);
   assert.equal(await replicaB.lockedFor(client, subject()), undefined);
   // Second strike within the window: twice as long.
@@ -137,7 +140,7 @@ test("failures on one replica lock the clientId out on another, with a growing b
     assert.ok(reserved.allowed);
     await reserved.reservation.failed();
   }
-  assert.equal(await replicaA.lockedFor(client, subject()), 10);
+  assert.equal((await replicaA.lockedFor(client, subject()))?.retryAfterSeconds, 10);
 });
 
 test("attempts in flight on other replicas count: a burst cannot slip past the threshold", async () => {
@@ -149,7 +152,54 @@ test("attempts in flight on other replicas count: a burst cannot slip past the t
   );
   assert.equal(results.filter((result) => result?.allowed).length, POLICY.threshold);
   const refused = results.find((result) => result !== undefined && !result.allowed);
-  assert.deepEqual(refused, { allowed: false, retryAfterSeconds: 1 });
+  assert.deepEqual(refused, { allowed: false, retryAfterSeconds: 1, reason: "client_busy" });
+});
+
+test("an address's attempts in flight count from its first request, across replicas (concurrent spraying)", async () => {
+  const clock = new TestClock();
+  const replicas = [redisLimiter(redis.health, clock), redisLimiter(redis.health, clock)];
+  const address = subject();
+  // A clean address, one guess per clientId: before issue 11 the whole burst got through.
+  const results = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => replicas[i % 2]?.reserve(subject(), address)),
+  );
+  assert.equal(results.filter((result) => result?.allowed).length, POLICY.addressThreshold);
+  const refused = results.find((result) => result !== undefined && !result.allowed);
+  assert.deepEqual(refused, { allowed: false, retryAfterSeconds: 1, reason: "address_busy" });
+});
+
+test("verifiers are shared by replicas, follow the clock, and are dropped on rejection", async () => {
+  const clock = new TestClock();
+  const keyPrefix = uniquePrefix("verifiers");
+  const ttlMs = 60_000;
+  const verifiers = () =>
+    new RedisVerifierStore({
+      health: redis.health,
+      keyPrefix,
+      ttlMs,
+      clock: clock.now,
+      local: new MemoryVerifierStore({ ttlMs, clock: clock.now, maxEntries: 100 }),
+    });
+  const [replicaA, replicaB, replicaC] = [verifiers(), verifiers(), verifiers()];
+  const known = subject();
+  assert.equal(await replicaB.has(known), false);
+  await replicaA.remember(known, 0);
+  assert.equal(await replicaB.has(known), true);
+  // The key is the lookup key (an HMAC), never a secret; it expires by itself.
+  assert.deepEqual(await scanKeys(redis.client, keyPrefix), [`${keyPrefix}verifier:${known}`]);
+  const ttl = await redis.client.pttl(`${keyPrefix}verifier:${known}`);
+  assert.ok(ttl > 0 && ttl <= ttlMs, `ttl ${ttl}`);
+  // A token that lives longer than the verifier lifetime keeps its verifier as long.
+  const longLived = subject();
+  await replicaA.remember(longLived, clock.now() + 10 * ttlMs);
+  clock.advance(ttlMs);
+  assert.equal(await replicaC.has(known), false);
+  assert.equal(await replicaC.has(longLived), true);
+  // Rejected through A: gone for C, which had not cached it; B's local copy lingers by design.
+  await replicaA.forget(longLived);
+  assert.equal(await replicaA.has(longLived), false);
+  assert.equal(await verifiers().has(longLived), false);
+  await deleteKeys(redis.client, keyPrefix);
 });
 
 test("a reservation left by a crashed replica stops counting once it expires", async () => {
@@ -203,7 +253,7 @@ test("with Redis unreachable the limiter keeps counting locally", async () => {
       assert.ok(reserved.allowed);
       await reserved.reservation.failed();
     }
-    assert.equal(await limiter.lockedFor(client, subject()), 5);
+    assert.equal((await limiter.lockedFor(client, subject()))?.retryAfterSeconds, 5);
     assert.equal(dead.health.up(), false);
   } finally {
     await dead.close();
@@ -239,9 +289,12 @@ test("a lockout made on another replica still stops upstream attempts at once", 
     assert.ok(reserved.allowed);
     await reserved.reservation.failed();
   }
-  assert.equal(await replicaA.lockedFor(client, address), POLICY.baseSeconds);
+  assert.equal((await replicaA.lockedFor(client, address))?.retryAfterSeconds, POLICY.baseSeconds);
   // B may still take the pair as clear for a moment, but an upstream attempt is refused by Redis.
   const attempt = await replicaB.reserve(client, address);
   assert.equal(attempt.allowed, false);
-  if (!attempt.allowed) assert.equal(attempt.retryAfterSeconds, POLICY.baseSeconds);
+  if (!attempt.allowed) {
+    assert.equal(attempt.retryAfterSeconds, POLICY.baseSeconds);
+    assert.equal(attempt.reason, "client_locked");
+  }
 });

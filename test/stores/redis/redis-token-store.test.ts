@@ -3,7 +3,9 @@ import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { freePort } from "../../../dev/ports.js";
 import { lockoutPolicy } from "../../../src/limits/attempt-limiter.js";
+import { CredentialGate } from "../../../src/limits/credential-gate.js";
 import { MemoryAttemptLimiter } from "../../../src/stores/memory/memory-attempt-limiter.js";
+import { MemoryVerifierStore } from "../../../src/stores/memory/memory-verifier-store.js";
 import type { RedisHealth } from "../../../src/stores/redis/redis-health.js";
 import { RedisTokenStore } from "../../../src/stores/redis/redis-token-store.js";
 import { TokenSealer } from "../../../src/stores/redis/token-sealer.js";
@@ -121,10 +123,15 @@ function obtain(
     service = new TokenService({
       issuer: upstream,
       store: replica.store,
-      limiter: new MemoryAttemptLimiter(
-        lockoutPolicy({ threshold: 1000, windowSeconds: 60, baseSeconds: 1, maxSeconds: 1 }),
-        clock.now,
-      ),
+      gate: new CredentialGate({
+        limiter: new MemoryAttemptLimiter(
+          lockoutPolicy({ threshold: 1000, windowSeconds: 60, baseSeconds: 1, maxSeconds: 1 }),
+          clock.now,
+        ),
+        verifiers: new MemoryVerifierStore({ ttlMs: 86_400_000, clock: clock.now, maxEntries: 1000 }),
+      }),
+      // These tests force refreshes back to back on purpose.
+      forceRefreshMinIntervalMs: 0,
       policy: { margin: { minSeconds: 60, ratio: 0 }, ahead: { minSeconds: 0, ratio: 0 } },
       clock: clock.now,
       claimWaitMs: replica.lockTtlMs,
