@@ -7,6 +7,7 @@ import { AsposeTokenClient } from "./aspose/token-client.js";
 import type { Config } from "./config/index.js";
 import { contextFactory } from "./context.js";
 import { graphqlHandler } from "./http/graphql-handler.js";
+import { publicRoutes } from "./http/routes.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
@@ -78,12 +79,15 @@ export function createApp(options: AppOptions): App {
     trustProxyHops: config.server.trustProxyHops,
     requestIdHeader: config.server.requestIdHeader,
     corsOrigins: config.server.corsOrigins,
-    graphql: graphqlHandler({
-      apollo,
-      bodyLimitBytes: config.limits.bodyLimitBytes,
-      makeContext: contextFactory(service, keyer),
+    route: publicRoutes({
+      metrics,
+      readiness,
+      graphql: graphqlHandler({
+        apollo,
+        bodyLimitBytes: config.limits.bodyLimitBytes,
+        makeContext: contextFactory(service, keyer),
+      }),
     }),
-    readiness,
     draining: () => draining,
     onDrainedResponse: () => httpServer.closeIdleConnections(),
   });

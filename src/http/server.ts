@@ -1,17 +1,16 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { Logger } from "pino";
-import type { OutcomeReport } from "../apollo.js";
 import type { ServiceMetrics } from "../observability/metrics.js";
+import { accessLog } from "./access-log.js";
 import { clientAddress } from "./client-address.js";
+import { corsHeaders } from "./cors.js";
 import type { RequestFacts } from "./graphql-handler.js";
-import { json, jsonError, type Reply } from "./reply.js";
+import type { OutcomeReport } from "./outcome.js";
+import { jsonError } from "./reply.js";
 import { requestIdOf } from "./request-id.js";
+import type { Route } from "./routes.js";
 
-/** What /readyz reports. */
-export interface Readiness {
-  readonly ready: boolean;
-  readonly checks: Readonly<Record<string, string>>;
-}
+export type { Readiness } from "./routes.js";
 
 export interface HttpServerOptions {
   readonly logger: Logger;
@@ -19,71 +18,23 @@ export interface HttpServerOptions {
   readonly trustProxyHops: number;
   readonly requestIdHeader: string;
   readonly corsOrigins: readonly string[];
-  readonly graphql: (
-    request: IncomingMessage,
-    response: ServerResponse,
-    facts: RequestFacts,
-  ) => Promise<Reply>;
-  readonly readiness: () => Readiness;
+  /** The route table this server answers from (see routes.ts). */
+  readonly route: Route;
   /** True once shutdown began: answers then ask clients to close their connection. */
   readonly draining: () => boolean;
   /** Called after each answer sent while draining. */
   readonly onDrainedResponse?: () => void;
 }
 
-const CORS_ALLOWED_HEADERS =
-  "content-type, apollographql-client-name, apollographql-client-version, apollo-require-preflight, x-apollo-operation-name";
-
 /**
- * The one HTTP server: /graphql, /healthz, /readyz and /metrics on plain node:http. Every request gets
- * a request id and one log line with its outcome and duration; a failure inside a handler becomes a
- * coded 500 answer, never a crash.
+ * An HTTP server on plain node:http answering from a route table. Every request gets a request id and
+ * one log line with its outcome and duration; a failure inside a handler becomes a coded 500 answer,
+ * never a crash.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
-  const { logger, metrics } = options;
-  // The request line's fields are fixed and hold no secret, so it skips pino's path redaction, which
-  // costs about 25 us a line with wildcard paths against about 1 us without (measured).
-  const requestLog = logger.child({}, { redact: [] });
-  const corsOrigins = new Set(options.corsOrigins);
-
-  async function route(
-    request: IncomingMessage,
-    response: ServerResponse,
-    facts: RequestFacts,
-    path: string,
-  ): Promise<Reply> {
-    const method = request.method ?? "GET";
-    if (path === "/graphql") {
-      if (method === "OPTIONS") return { status: 204, headers: {}, body: "", outcome: "ok" };
-      return options.graphql(request, response, facts);
-    }
-    const probe = path === "/healthz" || path === "/readyz" || path === "/metrics";
-    if (!probe) return jsonError(404, "NOT_FOUND", "Not found. GraphQL is served at /graphql.");
-    if (method !== "GET" && method !== "HEAD") {
-      return jsonError(405, "METHOD_NOT_ALLOWED", "Method not allowed.");
-    }
-    switch (path) {
-      case "/healthz":
-        return json(200, { status: "ok" });
-      case "/readyz": {
-        const readiness = options.readiness();
-        return json(readiness.ready ? 200 : 503, {
-          status: readiness.ready ? "ready" : "not-ready",
-          ...readiness.checks,
-        });
-      }
-      default: {
-        // /metrics
-        const rendered = await metrics.render();
-        return {
-          status: 200,
-          headers: { "content-type": rendered.contentType },
-          body: rendered.body,
-          outcome: "ok",
-        };
-      }
-    }
-  }
+  const { logger, metrics, route } = options;
+  const logRequest = accessLog(logger);
+  const cors = corsHeaders(options.corsOrigins);
 
   return createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (request, response) => {
     const started = performance.now();
@@ -104,14 +55,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
       })
       .then((reply) => {
         if (reply.body !== undefined && !response.headersSent) {
-          const headers: Record<string, string> = { ...reply.headers, "x-request-id": requestId };
-          const origin = request.headers.origin;
-          if (origin !== undefined && corsOrigins.has(origin)) {
-            headers["access-control-allow-origin"] = origin;
-            headers["access-control-allow-methods"] = "GET, POST, OPTIONS";
-            headers["access-control-allow-headers"] = CORS_ALLOWED_HEADERS;
-            headers.vary = "origin";
-          }
+          const headers: Record<string, string> = {
+            ...reply.headers,
+            ...cors(request.headers.origin),
+            "x-request-id": requestId,
+          };
           if (options.draining()) {
             headers.connection = "close";
             // The connection is idle once this answer is out: let a draining server close it now.
@@ -121,17 +69,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
           response.end(request.method === "HEAD" ? undefined : reply.body);
         }
         if (path === "/graphql") metrics.graphqlRequest(reply.outcome);
-        requestLog.info(
-          {
-            requestId,
-            method: request.method,
-            path: path.length > 64 ? `${path.slice(0, 64)}…` : path,
-            status: reply.status,
-            outcome: reply.outcome,
-            durationMs: Math.round((performance.now() - started) * 100) / 100,
-          },
-          "request",
-        );
+        logRequest({
+          requestId,
+          method: request.method,
+          path,
+          status: reply.status,
+          outcome: reply.outcome,
+          started,
+        });
         // A refused body is not read to the end: close the connection instead of draining it.
         if (reply.status === 413) response.on("finish", () => request.destroy());
       });
