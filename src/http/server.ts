@@ -60,6 +60,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
             ...cors(request.headers.origin),
             "x-request-id": requestId,
           };
+          // A refused body is not read to the end, so the connection cannot carry another request: say
+          // so, and Node closes it once the answer is out, instead of a keep-alive client's next
+          // request meeting a destroyed socket (issue 12 point 3).
+          if (reply.status === 413) headers.connection = "close";
           if (options.draining()) {
             headers.connection = "close";
             // The connection is idle once this answer is out: let a draining server close it now.
@@ -77,8 +81,6 @@ export function createHttpServer(options: HttpServerOptions): Server {
           outcome: reply.outcome,
           started,
         });
-        // A refused body is not read to the end: close the connection instead of draining it.
-        if (reply.status === 413) response.on("finish", () => request.destroy());
       });
   });
 }
