@@ -7,8 +7,8 @@ import { AsposeTokenClient } from "./aspose/token-client.js";
 import type { Config } from "./config/index.js";
 import { contextFactory } from "./context.js";
 import { graphqlHandler } from "./http/graphql-handler.js";
-import { publicRoutes } from "./http/routes.js";
-import { createHttpServer, type Readiness } from "./http/server.js";
+import { probeRoutes, publicRoutes } from "./http/routes.js";
+import { connectionCap, createHttpServer, type Readiness } from "./http/server.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
 import { CredentialKeyer } from "./tokens/credential.js";
@@ -27,13 +27,17 @@ export interface AppOptions {
    * them), made by the same createStores.
    */
   readonly stores?: Stores;
+  /** The process's open-file limit, when main.ts could read it: the connection cap stays below it. */
+  readonly descriptorLimit?: number;
 }
 
 /** The built service: not listening until `listen()`. */
 export interface App {
   readonly httpServer: Server;
+  /** The probes' own server when ADMIN_PORT is set; listening after `listen()`. */
+  readonly adminServer: Server | undefined;
   readonly stores: Stores;
-  /** Starts Apollo and listens; resolves with the bound address. */
+  /** Starts Apollo and listens (and the admin port, if configured); resolves with the public address. */
   listen(port: number, host: string): Promise<AddressInfo>;
   /** Stops accepting, lets in-flight requests finish (up to the deadline), then releases everything. */
   shutdown(deadlineMs: number): Promise<void>;
@@ -73,12 +77,13 @@ export function createApp(options: AppOptions): App {
   // A shared store that is down does not make the replica unready: it falls back to local state.
   const readiness = (): Readiness => ({ ready: started && !draining, checks: stores.readiness() });
 
-  const httpServer = createHttpServer({
+  const { server: serverConfig } = config;
+  const publicEdge = createHttpServer({
     logger,
     metrics,
-    trustProxyHops: config.server.trustProxyHops,
-    requestIdHeader: config.server.requestIdHeader,
-    corsOrigins: config.server.corsOrigins,
+    trustProxyHops: serverConfig.trustProxyHops,
+    requestIdHeader: serverConfig.requestIdHeader,
+    corsOrigins: serverConfig.corsOrigins,
     route: publicRoutes({
       metrics,
       readiness,
@@ -88,19 +93,50 @@ export function createApp(options: AppOptions): App {
         makeContext: contextFactory(service, keyer),
       }),
     }),
+    connections: {
+      headersTimeoutMs: serverConfig.requestHeadersTimeoutMs,
+      maxConnections: connectionCap(serverConfig.maxConnections, options.descriptorLimit),
+    },
     draining: () => draining,
     onDrainedResponse: () => httpServer.closeIdleConnections(),
   });
+  const httpServer = publicEdge.server;
+  // The probes on a port of their own, so orchestrators and scrapers still reach them when the public
+  // port is flooded or at its connection cap.
+  const adminServer =
+    serverConfig.admin === undefined
+      ? undefined
+      : createHttpServer({
+          logger,
+          metrics,
+          trustProxyHops: 0,
+          requestIdHeader: serverConfig.requestIdHeader,
+          corsOrigins: [],
+          route: probeRoutes({ metrics, readiness }),
+          connections: {
+            headersTimeoutMs: serverConfig.requestHeadersTimeoutMs,
+            maxConnections: ADMIN_MAX_CONNECTIONS,
+          },
+          draining: () => draining,
+          onDrainedResponse: () => adminServer?.closeIdleConnections(),
+        }).server;
 
   return {
     httpServer,
+    adminServer,
     stores,
     async listen(port, host) {
       await apollo.start();
-      httpServer.listen(port, host);
+      // The kernel caps the backlog at net.core.somaxconn; Node's default of 511 reset connections
+      // when a fresh replica met a burst.
+      httpServer.listen({ port, host, backlog: serverConfig.listenBacklog });
       await once(httpServer, "listening");
+      if (adminServer !== undefined && serverConfig.admin !== undefined) {
+        adminServer.listen({ port: serverConfig.admin.port, host: serverConfig.admin.host });
+        await once(adminServer, "listening");
+      }
       started = true;
-      return httpServer.address() as AddressInfo;
+      return httpServer.address() as AddressInfo; // listen() on a host and port always yields an AddressInfo
     },
     async shutdown(deadlineMs) {
       draining = true;
@@ -111,18 +147,30 @@ export function createApp(options: AppOptions): App {
       logger.info({ deadlineMs }, "Stopped accepting connections; draining in-flight requests");
       // Keep-alive connections close as their in-flight request finishes (answers carry
       // `Connection: close`, and each answered connection is closed once idle); past the deadline
-      // whatever is left is cut.
-      const deadline = new Promise<"deadline">((resolve) =>
-        setTimeout(() => resolve("deadline"), deadlineMs).unref(),
-      );
-      const outcome = await Promise.race([closed.then(() => "closed" as const), deadline]);
+      // whatever is left is answered and cut. The admin port keeps answering (/readyz: not ready)
+      // until then.
+      const outcome = await Promise.race([
+        closed.then(() => "closed" as const),
+        delay(deadlineMs, "deadline"),
+      ]);
       if (outcome === "deadline") {
         logger.warn({ deadlineMs }, "Shutdown deadline reached: closing remaining connections");
         httpServer.closeAllConnections();
         await closed;
       }
+      if (adminServer !== undefined) {
+        const adminClosed = new Promise<void>((resolve) => adminServer.close(() => resolve()));
+        adminServer.closeAllConnections();
+        await adminClosed;
+      }
       await apollo.stop();
       await stores.close();
     },
   };
+}
+
+/** Connections the admin port accepts: a handful of probes and scrapers, never a flood. */
+const ADMIN_MAX_CONNECTIONS = 64;
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }

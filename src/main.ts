@@ -1,6 +1,8 @@
 /**
  * The process entry point, and the only module that reads process.env, listens and handles signals.
  */
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config/index.js";
@@ -28,13 +30,24 @@ async function main(): Promise<void> {
   setInterval(() => destination.flush(), 1000).unref();
   const logger = createLogger(config.telemetry.logLevel, destination);
   const metrics = new ServiceMetrics({ defaultMetrics: true });
-  const app = createApp({ config, logger, metrics });
+  const descriptorLimit = openFileLimit();
+  const app = createApp({ config, logger, metrics, descriptorLimit });
   const { host, port } = config.server;
   const address = await app.listen(port, host);
+  const maxConnections = app.httpServer.maxConnections;
+  if (maxConnections < config.server.maxConnections) {
+    logger.warn(
+      { maxConnections, descriptorLimit },
+      "MAX_CONNECTIONS lowered to stay below the open-file limit (raise `ulimit -n` to allow more)",
+    );
+  }
+  const admin = app.adminServer?.address() as AddressInfo | null | undefined; // listening on a host and port
   logger.info(
     {
       port: address.port,
       host: address.address,
+      adminPort: admin?.port,
+      maxConnections,
       tokenUrl: `${config.upstream.baseUrl}${config.upstream.tokenPath}`,
     },
     `aspose-token-subgraph ready at http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`,
@@ -66,6 +79,20 @@ async function main(): Promise<void> {
   process.on("unhandledRejection", (reason) => {
     logger.error({ err: reason }, "Unhandled promise rejection");
   });
+}
+
+/**
+ * The soft limit on open files (`ulimit -n`), read from /proc on Linux; undefined elsewhere or when
+ * unlimited, and then MAX_CONNECTIONS is used as configured.
+ */
+function openFileLimit(): number | undefined {
+  try {
+    const limits = readFileSync("/proc/self/limits", "utf8");
+    const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+    return soft === undefined ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
 }
 
 await main();
