@@ -7,6 +7,7 @@ import { AsposeTokenClient } from "./aspose/token-client.js";
 import type { Config } from "./config/index.js";
 import { contextFactory } from "./context.js";
 import { graphqlHandler } from "./http/graphql-handler.js";
+import { jsonError } from "./http/reply.js";
 import { probeRoutes, publicRoutes } from "./http/routes.js";
 import { connectionCap, createHttpServer, type Readiness } from "./http/server.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
@@ -39,8 +40,16 @@ export interface App {
   readonly stores: Stores;
   /** Starts Apollo and listens (and the admin port, if configured); resolves with the public address. */
   listen(port: number, host: string): Promise<AddressInfo>;
-  /** Stops accepting, lets in-flight requests finish (up to the deadline), then releases everything. */
-  shutdown(deadlineMs: number): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish up to the deadline, answers those still waiting
+   * with a coded 503 (SHUTTING_DOWN) and closes their connections, then releases everything.
+   */
+  shutdown(deadlineMs: number): Promise<ShutdownReport>;
+}
+
+/** How a shutdown went: `cutRequests` > 0 when the deadline ended requests that had not finished. */
+export interface ShutdownReport {
+  readonly cutRequests: number;
 }
 
 /** Builds the service from its Config: no side effects until `listen()` but a shared store's connection. */
@@ -140,6 +149,7 @@ export function createApp(options: AppOptions): App {
     },
     async shutdown(deadlineMs) {
       draining = true;
+      let cut = 0;
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
       // close() has released the listening socket: from here new connections are refused. Logged so
@@ -154,7 +164,15 @@ export function createApp(options: AppOptions): App {
         delay(deadlineMs, "deadline"),
       ]);
       if (outcome === "deadline") {
-        logger.warn({ deadlineMs }, "Shutdown deadline reached: closing remaining connections");
+        // A request still waiting (on a hung upstream, say) gets a coded answer, not a reset.
+        const answering = publicEdge.answerPending(
+          jsonError(503, "SHUTTING_DOWN", "The service is shutting down. Retry the request."),
+        );
+        const answered = await Promise.race([answering, delay(ANSWER_GRACE_MS, undefined)]);
+        logger.warn({ deadlineMs, answered }, "Shutdown deadline reached: closing remaining connections");
+        // Something was still open past the deadline: a request answered SHUTTING_DOWN, or a
+        // connection (an answer still being written, a streamed response) about to be cut.
+        cut = Math.max(answered ?? 0, 1);
         httpServer.closeAllConnections();
         await closed;
       }
@@ -165,12 +183,16 @@ export function createApp(options: AppOptions): App {
       }
       await apollo.stop();
       await stores.close();
+      return { cutRequests: cut };
     },
   };
 }
 
 /** Connections the admin port accepts: a handful of probes and scrapers, never a flood. */
 const ADMIN_MAX_CONNECTIONS = 64;
+/** How long the coded answers to cut requests get to be written before their connections are closed. */
+const ANSWER_GRACE_MS = 1000;
+
 function delay<T>(ms: number, value: T): Promise<T> {
   return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }
