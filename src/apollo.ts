@@ -13,9 +13,9 @@ import type { ValidationContext, ValidationRule } from "graphql";
 import type { Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { MAX_DEPTH, MAX_DIRECTIVES } from "./config/limits.js";
-import type { Context } from "./context.js";
 import { badUserInput } from "./errors.js";
 import { errorFormatter } from "./format-error.js";
+import type { ServerContext } from "./http/outcome.js";
 import {
   knownOperationTypeRule,
   maxTokenFieldsRule,
@@ -23,15 +23,8 @@ import {
 } from "./limits/operation-rules.js";
 import { buildSchema } from "./schema.js";
 
-/** Where the request outcome is written for the HTTP layer's log line and metrics. */
-export interface OutcomeReport {
-  outcome: string;
-  /** Set when the document itself failed parsing or validation: the answer depends on nothing else. */
-  documentRefused?: boolean;
-}
-
 // Records the first error's code (or "ok") once Apollo has formatted the response.
-const outcomePlugin: ApolloServerPlugin<Context & { readonly report: OutcomeReport }> = {
+const outcomePlugin: ApolloServerPlugin<ServerContext> = {
   async requestDidStart() {
     return {
       async parsingDidStart({ contextValue }) {
@@ -52,9 +45,6 @@ const outcomePlugin: ApolloServerPlugin<Context & { readonly report: OutcomeRepo
     };
   },
 };
-
-/** The context Apollo sees: the resolver Context plus the outcome report. */
-export type ServerContext = Context & { readonly report: OutcomeReport };
 
 /** Builds the Apollo Server for the subgraph from the Config; nothing is started here. */
 export function createApolloServer(config: Config, logger: Logger): ApolloServer<ServerContext> {

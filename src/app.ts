@@ -6,9 +6,12 @@ import { createApolloServer } from "./apollo.js";
 import { AsposeTokenClient } from "./aspose/token-client.js";
 import type { Config } from "./config/index.js";
 import { contextFactory } from "./context.js";
-import { clientAddress, proxyTrust } from "./http/client-address.js";
+import { HttpCode } from "./errors.js";
+import { proxyTrust } from "./http/client-address.js";
 import { graphqlHandler } from "./http/graphql-handler.js";
-import { createHttpServer, type Readiness } from "./http/server.js";
+import { jsonError } from "./http/reply.js";
+import { probeRoutes, publicRoutes } from "./http/routes.js";
+import { connectionCap, createHttpServer, type Readiness } from "./http/server.js";
 import { CredentialGate } from "./limits/credential-gate.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
@@ -30,16 +33,28 @@ export interface AppOptions {
    * them), made by the same createStores.
    */
   readonly stores?: Stores;
+  /** The process's open-file limit, when main.ts could read it: the connection cap stays below it. */
+  readonly descriptorLimit?: number;
 }
 
 /** The built service: not listening until `listen()`. */
 export interface App {
   readonly httpServer: Server;
+  /** The probes' own server when ADMIN_PORT is set; listening after `listen()`. */
+  readonly adminServer: Server | undefined;
   readonly stores: Stores;
-  /** Starts Apollo and listens; resolves with the bound address. */
+  /** Starts Apollo and listens (and the admin port, if configured); resolves with the public address. */
   listen(port: number, host: string): Promise<AddressInfo>;
-  /** Stops accepting, lets in-flight requests finish (up to the deadline), then releases everything. */
-  shutdown(deadlineMs: number): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish up to the deadline, answers those still waiting
+   * with a coded 503 (SHUTTING_DOWN) and closes their connections, then releases everything.
+   */
+  shutdown(deadlineMs: number): Promise<ShutdownReport>;
+}
+
+/** How a shutdown went: `cutRequests` > 0 when the deadline ended requests that had not finished. */
+export interface ShutdownReport {
+  readonly cutRequests: number;
 }
 
 /** Builds the service from its Config: no side effects until `listen()` but a shared store's connection. */
@@ -104,39 +119,72 @@ export function createApp(options: AppOptions): App {
     checks: { ...stores.readiness(), upstream: breaker.state },
   });
 
-  const handleGraphql = graphqlHandler({
-    apollo,
-    bodyLimitBytes: config.limits.bodyLimitBytes,
-    makeContext: contextFactory(service, keyer),
-  });
-  // X-Forwarded-For is honoured from TRUSTED_PROXIES only. The HTTP server still takes the retired hop
-  // count (0: the peer's address); until it takes a ProxyTrust itself, the address is resolved here.
-  const trust = proxyTrust(config.server.trustedProxies);
-  const httpServer = createHttpServer({
+  const { server: serverConfig } = config;
+  const publicEdge = createHttpServer({
     logger,
     metrics,
-    trustProxyHops: 0,
-    requestIdHeader: config.server.requestIdHeader,
-    corsOrigins: config.server.corsOrigins,
-    graphql: (request, response, facts) =>
-      handleGraphql(request, response, { ...facts, clientAddress: clientAddress(request, trust) }),
-    readiness,
+    // X-Forwarded-For is honoured from TRUSTED_PROXIES only.
+    proxyTrust: proxyTrust(serverConfig.trustedProxies),
+    requestIdHeader: serverConfig.requestIdHeader,
+    corsOrigins: serverConfig.corsOrigins,
+    route: publicRoutes({
+      metrics,
+      readiness,
+      graphql: graphqlHandler({
+        apollo,
+        bodyLimitBytes: config.limits.bodyLimitBytes,
+        makeContext: contextFactory(service, keyer),
+      }),
+    }),
+    connections: {
+      headersTimeoutMs: serverConfig.requestHeadersTimeoutMs,
+      maxConnections: connectionCap(serverConfig.maxConnections, options.descriptorLimit),
+    },
     draining: () => draining,
     onDrainedResponse: () => httpServer.closeIdleConnections(),
   });
+  const httpServer = publicEdge.server;
+  // The probes on a port of their own, so orchestrators and scrapers still reach them when the public
+  // port is flooded or at its connection cap.
+  const adminServer =
+    serverConfig.admin === undefined
+      ? undefined
+      : createHttpServer({
+          logger,
+          metrics,
+          // Probes carry no credentials: no proxy needs trusting.
+          proxyTrust: proxyTrust([]),
+          requestIdHeader: serverConfig.requestIdHeader,
+          corsOrigins: [],
+          route: probeRoutes({ metrics, readiness }),
+          connections: {
+            headersTimeoutMs: serverConfig.requestHeadersTimeoutMs,
+            maxConnections: ADMIN_MAX_CONNECTIONS,
+          },
+          draining: () => draining,
+          onDrainedResponse: () => adminServer?.closeIdleConnections(),
+        }).server;
 
   return {
     httpServer,
+    adminServer,
     stores,
     async listen(port, host) {
       await apollo.start();
-      httpServer.listen(port, host);
+      // The kernel caps the backlog at net.core.somaxconn; Node's default of 511 reset connections
+      // when a fresh replica met a burst.
+      httpServer.listen({ port, host, backlog: serverConfig.listenBacklog });
       await once(httpServer, "listening");
+      if (adminServer !== undefined && serverConfig.admin !== undefined) {
+        adminServer.listen({ port: serverConfig.admin.port, host: serverConfig.admin.host });
+        await once(adminServer, "listening");
+      }
       started = true;
-      return httpServer.address() as AddressInfo;
+      return httpServer.address() as AddressInfo; // listen() on a host and port always yields an AddressInfo
     },
     async shutdown(deadlineMs) {
       draining = true;
+      let cut = 0;
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
       // close() has released the listening socket: from here new connections are refused. Logged so
@@ -144,18 +192,42 @@ export function createApp(options: AppOptions): App {
       logger.info({ deadlineMs }, "Stopped accepting connections; draining in-flight requests");
       // Keep-alive connections close as their in-flight request finishes (answers carry
       // `Connection: close`, and each answered connection is closed once idle); past the deadline
-      // whatever is left is cut.
-      const deadline = new Promise<"deadline">((resolve) =>
-        setTimeout(() => resolve("deadline"), deadlineMs).unref(),
-      );
-      const outcome = await Promise.race([closed.then(() => "closed" as const), deadline]);
+      // whatever is left is answered and cut. The admin port keeps answering (/readyz: not ready)
+      // until then.
+      const outcome = await Promise.race([
+        closed.then(() => "closed" as const),
+        delay(deadlineMs, "deadline"),
+      ]);
       if (outcome === "deadline") {
-        logger.warn({ deadlineMs }, "Shutdown deadline reached: closing remaining connections");
+        // A request still waiting (on a hung upstream, say) gets a coded answer, not a reset.
+        const answering = publicEdge.answerPending(
+          jsonError(503, HttpCode.SHUTTING_DOWN, "The service is shutting down. Retry the request."),
+        );
+        const answered = await Promise.race([answering, delay(ANSWER_GRACE_MS, undefined)]);
+        logger.warn({ deadlineMs, answered }, "Shutdown deadline reached: closing remaining connections");
+        // Something was still open past the deadline: a request answered SHUTTING_DOWN, or a
+        // connection (an answer still being written, a streamed response) about to be cut.
+        cut = Math.max(answered ?? 0, 1);
         httpServer.closeAllConnections();
         await closed;
       }
+      if (adminServer !== undefined) {
+        const adminClosed = new Promise<void>((resolve) => adminServer.close(() => resolve()));
+        adminServer.closeAllConnections();
+        await adminClosed;
+      }
       await apollo.stop();
       await stores.close();
+      return { cutRequests: cut };
     },
   };
+}
+
+/** Connections the admin port accepts: a handful of probes and scrapers, never a flood. */
+const ADMIN_MAX_CONNECTIONS = 64;
+/** How long the coded answers to cut requests get to be written before their connections are closed. */
+const ANSWER_GRACE_MS = 1000;
+
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }

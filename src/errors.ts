@@ -54,6 +54,8 @@ export const HttpCode = {
   NOT_FOUND: "NOT_FOUND",
   /** A probe path asked with a method other than GET or HEAD. */
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  /** The service is shutting down and the request could not finish before the deadline: 503, retry. */
+  SHUTTING_DOWN: "SHUTTING_DOWN",
 } as const;
 
 /**

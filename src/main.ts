@@ -1,11 +1,20 @@
 /**
  * The process entry point, and the only module that reads process.env, listens and handles signals.
  */
-import { pino } from "pino";
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config/index.js";
-import { createLogger } from "./observability/logger.js";
+import { createLogger, stdoutDestination } from "./observability/logger.js";
 import { ServiceMetrics } from "./observability/metrics.js";
+
+/**
+ * Past SHUTDOWN_TIMEOUT_MS, what shutdown may still take: answering the requests it cuts (1 s at
+ * most), stopping Apollo, closing the stores, writing the last log lines (LOG_FINISH_MS).
+ */
+const SHUTDOWN_GRACE_MS = 3000;
+/** How long the last log lines get to reach stdout at exit. */
+const LOG_FINISH_MS = 1000;
 
 function loadConfigOrExit(): Config {
   try {
@@ -23,18 +32,29 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   // Asynchronous, buffered log writes: one write per 4 KiB of lines instead of one per line keeps
   // the request path off the terminal's (or the collector's) speed. The buffer is flushed every
-  // second, so a quiet service's lines are never held back for long, and synchronously on exit.
-  const destination = pino.destination({ sync: false, minLength: 4096 });
+  // second, so a quiet service's lines are never held back for long, and at exit.
+  const destination = stdoutDestination();
   setInterval(() => destination.flush(), 1000).unref();
-  const logger = createLogger(config.telemetry.logLevel, destination);
+  const logger = createLogger(config.telemetry.logLevel, destination.stream);
   const metrics = new ServiceMetrics({ defaultMetrics: true });
-  const app = createApp({ config, logger, metrics });
+  const descriptorLimit = openFileLimit();
+  const app = createApp({ config, logger, metrics, descriptorLimit });
   const { host, port } = config.server;
   const address = await app.listen(port, host);
+  const maxConnections = app.httpServer.maxConnections;
+  if (maxConnections < config.server.maxConnections) {
+    logger.warn(
+      { maxConnections, descriptorLimit },
+      "MAX_CONNECTIONS lowered to stay below the open-file limit (raise `ulimit -n` to allow more)",
+    );
+  }
+  const admin = app.adminServer?.address() as AddressInfo | null | undefined; // listening on a host and port
   logger.info(
     {
       port: address.port,
       host: address.address,
+      adminPort: admin?.port,
+      maxConnections,
       tokenUrl: `${config.upstream.baseUrl}${config.upstream.tokenPath}`,
     },
     `aspose-token-subgraph ready at http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`,
@@ -42,30 +62,66 @@ async function main(): Promise<void> {
   // Orchestrators and people watch for this line: do not hold it in the buffer.
   destination.flush();
 
+  // Exit codes: 0 when every request finished and every log line was written; 1 when anything was
+  // cut (requests answered SHUTTING_DOWN at the deadline, log lines stdout could not take, a second
+  // signal, the hard limit) or shutdown failed.
   let stopping = false;
+  const exit = async (code: number): Promise<never> => {
+    const written = await destination.finish(LOG_FINISH_MS);
+    process.exit(written ? code : Math.max(code, 1));
+  };
   const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
+    if (stopping) {
+      // An operator (or an orchestrator) insisting: do not make them reach for SIGKILL.
+      logger.warn({ signal }, "Second signal: exiting now");
+      void exit(1);
+      return;
+    }
     stopping = true;
+    // The hard limit. Whatever shutdown waits on (a store that does not answer, a stuck log reader),
+    // the process ends this long after the first signal. Nothing in shutdown blocks the event loop,
+    // so this timer fires; it is not unref'd, because it must not be the reason the loop runs dry early
+    // either: every path ends in process.exit.
+    setTimeout(() => {
+      logger.error({ limitMs: hardLimitMs }, "Shutdown did not finish in time: exiting");
+      process.exit(1);
+    }, hardLimitMs);
     logger.info({ signal }, "Shutting down: finishing in-flight requests");
     destination.flush();
     app
       .shutdown(config.server.shutdownTimeoutMs)
-      .then(() => {
-        logger.info("Shut down cleanly");
-        destination.flushSync();
-        process.exit(0);
+      .then(({ cutRequests }) => {
+        logger.info(
+          { cutRequests },
+          cutRequests === 0 ? "Shut down cleanly" : "Shut down; requests were cut",
+        );
+        return exit(cutRequests === 0 ? 0 : 1);
       })
       .catch((error: unknown) => {
         logger.error({ err: error }, "Shutdown failed");
-        destination.flushSync();
-        process.exit(1);
+        return exit(1);
       });
   };
+  const hardLimitMs = config.server.shutdownTimeoutMs + SHUTDOWN_GRACE_MS;
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
   process.on("unhandledRejection", (reason) => {
     logger.error({ err: reason }, "Unhandled promise rejection");
   });
+}
+
+/**
+ * The soft limit on open files (`ulimit -n`), read from /proc on Linux; undefined elsewhere or when
+ * unlimited, and then MAX_CONNECTIONS is used as configured.
+ */
+function openFileLimit(): number | undefined {
+  try {
+    const limits = readFileSync("/proc/self/limits", "utf8");
+    const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+    return soft === undefined ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
 }
 
 await main();

@@ -15,11 +15,7 @@ export function proxyTrust(trustedProxies: readonly string[]): ProxyTrust {
  * further left are whatever the client wrote and could be forged to dodge the lockout; so could every
  * entry when the header comes from an untrusted peer, which is why trust is by address, not by hop
  * count (issue 11).
- *
- * `trust` may still be the retired hop count that src/http/server.ts passes (always 0, since
- * TRUST_PROXY_HOPS is refused at start-up): no proxy is trusted then.
  */
-export function clientAddress(request: IncomingMessage, trust: ProxyTrust | number): string {
-  if (typeof trust === "number") return request.socket.remoteAddress ?? "unknown";
+export function clientAddress(request: IncomingMessage, trust: ProxyTrust): string {
   return proxyAddr(request, trust);
 }

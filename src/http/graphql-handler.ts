@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ApolloServer, HeaderMap } from "@apollo/server";
-import type { OutcomeReport, ServerContext } from "../apollo.js";
 import type { Context } from "../context.js";
 import { OutcomeLabel, RequestCode } from "../errors.js";
+import type { OutcomeReport, ServerContext } from "./outcome.js";
 import { RefusalCache } from "./refusal-cache.js";
 import { jsonError, type Reply } from "./reply.js";
 import { readBody } from "./request-body.js";

@@ -1,118 +1,105 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import type { OutcomeReport } from "../apollo.js";
-import { HttpCode, OutcomeLabel, ServiceCode } from "../errors.js";
+import { REQUEST_TIMEOUT_MS } from "../config/server.js";
+import { ServiceCode } from "../errors.js";
 import type { ServiceMetrics } from "../observability/metrics.js";
-import { clientAddress } from "./client-address.js";
+import { accessLog } from "./access-log.js";
+import { clientAddress, type ProxyTrust } from "./client-address.js";
+import { corsHeaders } from "./cors.js";
 import type { RequestFacts } from "./graphql-handler.js";
-import { json, jsonError, type Reply } from "./reply.js";
+import type { OutcomeReport } from "./outcome.js";
+import { jsonError, type Reply } from "./reply.js";
 import { requestIdOf } from "./request-id.js";
+import type { Route } from "./routes.js";
 
-/** What /readyz reports. */
-export interface Readiness {
-  readonly ready: boolean;
-  readonly checks: Readonly<Record<string, string>>;
+export type { Readiness } from "./routes.js";
+
+/** How long connections may idle and how many may be open at once. */
+export interface ConnectionLimits {
+  /** A connection without a complete request head after this is answered 408 and closed. */
+  readonly headersTimeoutMs: number;
+  /** Connections past this many are closed as soon as they are accepted. */
+  readonly maxConnections: number;
 }
 
 export interface HttpServerOptions {
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
-  readonly trustProxyHops: number;
+  /** Which peers are trusted reverse proxies (TRUSTED_PROXIES), for X-Forwarded-For. */
+  readonly proxyTrust: ProxyTrust;
   readonly requestIdHeader: string;
   readonly corsOrigins: readonly string[];
-  readonly graphql: (
-    request: IncomingMessage,
-    response: ServerResponse,
-    facts: RequestFacts,
-  ) => Promise<Reply>;
-  readonly readiness: () => Readiness;
+  /** The route table this server answers from (see routes.ts). */
+  readonly route: Route;
+  readonly connections: ConnectionLimits;
   /** True once shutdown began: answers then ask clients to close their connection. */
   readonly draining: () => boolean;
   /** Called after each answer sent while draining. */
   readonly onDrainedResponse?: () => void;
 }
 
-const CORS_ALLOWED_HEADERS =
-  "content-type, apollographql-client-name, apollographql-client-version, apollo-require-preflight, x-apollo-operation-name";
+/** A server and a way to answer the requests it is still working on. */
+export interface HttpEdge {
+  readonly server: Server;
+  /**
+   * Answers every request whose handler has not answered yet with `reply` (the handler's own answer,
+   * when it comes, is dropped). Resolves with how many were answered once their answers are written
+   * or their connections gone.
+   */
+  answerPending(reply: Reply): Promise<number>;
+}
+
+// A dropped-connection warning at most this often: a flood must not become a flood of log lines.
+const DROP_WARNING_INTERVAL_MS = 10_000;
 
 /**
- * The one HTTP server: /graphql, /healthz, /readyz and /metrics on plain node:http. Every request gets
- * a request id and one log line with its outcome and duration; a failure inside a handler becomes a
- * coded 500 answer, never a crash.
+ * An HTTP server on plain node:http answering from a route table. Every request gets a request id and
+ * one log line with its outcome and duration; a failure inside a handler becomes a coded 500 answer,
+ * never a crash.
  */
-export function createHttpServer(options: HttpServerOptions): Server {
-  const { logger, metrics } = options;
-  // The request line's fields are fixed and hold no secret, so it skips pino's path redaction, which
-  // costs about 25 us a line with wildcard paths against about 1 us without (measured).
-  const requestLog = logger.child({}, { redact: [] });
-  const corsOrigins = new Set(options.corsOrigins);
+export function createHttpServer(options: HttpServerOptions): HttpEdge {
+  const { logger, metrics, route } = options;
+  const logRequest = accessLog(logger);
+  const cors = corsHeaders(options.corsOrigins);
+  const pending = new Map<ServerResponse, (reply: Reply) => void>();
+  const { headersTimeoutMs } = options.connections;
 
-  async function route(
-    request: IncomingMessage,
-    response: ServerResponse,
-    facts: RequestFacts,
-    path: string,
-  ): Promise<Reply> {
-    const method = request.method ?? "GET";
-    if (path === "/graphql") {
-      if (method === "OPTIONS") return { status: 204, headers: {}, body: "", outcome: OutcomeLabel.OK };
-      return options.graphql(request, response, facts);
-    }
-    const probe = path === "/healthz" || path === "/readyz" || path === "/metrics";
-    if (!probe) return jsonError(404, HttpCode.NOT_FOUND, "Not found. GraphQL is served at /graphql.");
-    if (method !== "GET" && method !== "HEAD") {
-      return jsonError(405, HttpCode.METHOD_NOT_ALLOWED, "Method not allowed.");
-    }
-    switch (path) {
-      case "/healthz":
-        return json(200, { status: "ok" });
-      case "/readyz": {
-        const readiness = options.readiness();
-        return json(readiness.ready ? 200 : 503, {
-          status: readiness.ready ? "ready" : "not-ready",
-          ...readiness.checks,
-        });
-      }
-      default: {
-        // /metrics
-        const rendered = await metrics.render();
-        return {
-          status: 200,
-          headers: { "content-type": rendered.contentType },
-          body: rendered.body,
-          outcome: OutcomeLabel.OK,
-        };
-      }
-    }
-  }
+  const server = createServer(
+    {
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: headersTimeoutMs,
+      // An idle keep-alive connection gets no longer than a fresh one to send its next request.
+      keepAliveTimeout: Math.min(5000, headersTimeoutMs),
+      // Node checks the timeouts above on this interval (30 s by default, which let a silent
+      // connection live about 30 s whatever headersTimeout said): check often enough that a
+      // connection is closed within a quarter of its timeout past it.
+      connectionsCheckingInterval: Math.min(1000, Math.max(10, Math.floor(headersTimeoutMs / 4))),
+    },
+    (request, response) => {
+      const started = performance.now();
+      const requestId = requestIdOf(request, options.requestIdHeader);
+      const report: OutcomeReport = { outcome: "" };
+      const facts: RequestFacts = {
+        requestId,
+        clientAddress: clientAddress(request, options.proxyTrust),
+        report,
+      };
+      const url = request.url ?? "/";
+      const queryStart = url.indexOf("?");
+      const path = queryStart === -1 ? url : url.slice(0, queryStart);
 
-  return createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (request, response) => {
-    const started = performance.now();
-    const requestId = requestIdOf(request, options.requestIdHeader);
-    const report: OutcomeReport = { outcome: "" };
-    const facts: RequestFacts = {
-      requestId,
-      clientAddress: clientAddress(request, options.trustProxyHops),
-      report,
-    };
-    const url = request.url ?? "/";
-    const queryStart = url.indexOf("?");
-    const path = queryStart === -1 ? url : url.slice(0, queryStart);
-    route(request, response, facts, path)
-      .catch((error: unknown) => {
-        logger.error({ err: error, requestId }, "Unhandled error while serving a request");
-        return jsonError(500, ServiceCode.INTERNAL_SERVER_ERROR, "Internal server error.");
-      })
-      .then((reply) => {
+      const settle = (reply: Reply): void => {
+        if (!pending.delete(response)) return;
         if (reply.body !== undefined && !response.headersSent) {
-          const headers: Record<string, string> = { ...reply.headers, "x-request-id": requestId };
-          const origin = request.headers.origin;
-          if (origin !== undefined && corsOrigins.has(origin)) {
-            headers["access-control-allow-origin"] = origin;
-            headers["access-control-allow-methods"] = "GET, POST, OPTIONS";
-            headers["access-control-allow-headers"] = CORS_ALLOWED_HEADERS;
-            headers.vary = "origin";
-          }
+          const headers: Record<string, string> = {
+            ...reply.headers,
+            ...cors(request.headers.origin),
+            "x-request-id": requestId,
+          };
+          // A refused body is not read to the end, so the connection cannot carry another request: say
+          // so, and Node closes it once the answer is out, instead of a keep-alive client's next
+          // request meeting a destroyed socket (issue 12 point 3).
+          if (reply.status === 413) headers.connection = "close";
           if (options.draining()) {
             headers.connection = "close";
             // The connection is idle once this answer is out: let a draining server close it now.
@@ -122,19 +109,64 @@ export function createHttpServer(options: HttpServerOptions): Server {
           response.end(request.method === "HEAD" ? undefined : reply.body);
         }
         if (path === "/graphql") metrics.graphqlRequest(reply.outcome);
-        requestLog.info(
-          {
-            requestId,
-            method: request.method,
-            path: path.length > 64 ? `${path.slice(0, 64)}…` : path,
-            status: reply.status,
-            outcome: reply.outcome,
-            durationMs: Math.round((performance.now() - started) * 100) / 100,
-          },
-          "request",
-        );
-        // A refused body is not read to the end: close the connection instead of draining it.
-        if (reply.status === 413) response.on("finish", () => request.destroy());
-      });
+        logRequest({
+          requestId,
+          method: request.method,
+          path,
+          status: reply.status,
+          outcome: reply.outcome,
+          started,
+        });
+      };
+      pending.set(response, settle);
+      route(request, response, facts, path)
+        .catch((error: unknown) => {
+          logger.error({ err: error, requestId }, "Unhandled error while serving a request");
+          return jsonError(500, ServiceCode.INTERNAL_SERVER_ERROR, "Internal server error.");
+        })
+        .then(settle);
+    },
+  );
+  server.maxConnections = options.connections.maxConnections;
+
+  let dropped = 0;
+  let lastWarning = Number.NEGATIVE_INFINITY;
+  server.on("drop", () => {
+    dropped++;
+    const now = performance.now();
+    if (now - lastWarning < DROP_WARNING_INTERVAL_MS) return;
+    lastWarning = now;
+    logger.warn(
+      { maxConnections: server.maxConnections, dropped },
+      "Connection cap reached: closing new connections",
+    );
+    dropped = 0;
   });
+
+  return {
+    server,
+    answerPending(reply) {
+      const answering = [...pending];
+      const written = answering.map(([response, settle]) => {
+        const done =
+          response.writableFinished || response.destroyed
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => response.once("close", () => resolve()));
+        settle(reply);
+        return done;
+      });
+      return Promise.all(written).then(() => answering.length);
+    },
+  };
+}
+
+/**
+ * The connection cap actually used: the configured one, lowered so that a fifth of the process's
+ * file descriptors (at least 64) stay free for upstream and store connections, logs and the admin
+ * port. Without a cap below the limit a flood of idle connections took every descriptor.
+ */
+export function connectionCap(configured: number, descriptorLimit: number | undefined): number {
+  if (descriptorLimit === undefined) return configured;
+  const reserved = Math.max(64, Math.ceil(descriptorLimit / 5));
+  return Math.max(1, Math.min(configured, descriptorLimit - reserved));
 }

@@ -1,3 +1,5 @@
+import { fstatSync } from "node:fs";
+import { Socket } from "node:net";
 import { type DestinationStream, type Logger, pino } from "pino";
 import type { LogLevel } from "../config/index.js";
 import { LOG_REDACT_PATHS } from "./redact.js";
@@ -23,4 +25,88 @@ function errorSerializer(error: unknown): Record<string, unknown> {
     code: "code" in error && typeof error.code === "string" ? error.code : undefined,
     stack: error.stack?.split("\n").slice(0, 8).join("\n"),
   };
+}
+
+/** Where the process's log lines go: stdout, buffered, and never able to hold the process hostage. */
+export interface LogDestination {
+  readonly stream: DestinationStream;
+  /** Hands buffered lines to the operating system now, without waiting. */
+  flush(): void;
+  /**
+   * The last call before exit: resolves true once every line is written, false when stdout is broken
+   * (its reader gone) or `timeoutMs` passed first (its reader stuck). Never blocks the event loop,
+   * never throws.
+   */
+  finish(timeoutMs: number): Promise<boolean>;
+}
+
+// One write per 4 KiB of lines keeps the request path off the collector's speed (measured earlier).
+const MIN_WRITE_LENGTH = 4096;
+// A stuck reader costs log lines, not memory: past this much queued output new lines are dropped.
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Log lines to stdout. When stdout is a pipe or a socket (a collector, `| head`), it is written
+ * through a non-blocking socket handle: a reader that is gone shows up as an error that turns
+ * logging off, and a reader that is stuck only queues lines, so neither can stall a shutdown.
+ * pino's own destination loops in `flushSync()` on a broken pipe (EPIPE is retried forever) and
+ * flushes synchronously at exit, which kept SIGTERM from ever ending the process (issue 12 point 5).
+ * A file or a terminal keeps pino's buffered destination: neither breaks that way.
+ */
+export function stdoutDestination(): LogDestination {
+  const stat = fstatSync(1);
+  if (stat.isFIFO() || stat.isSocket()) return socketDestination(new Socket({ fd: 1, readable: false }));
+  const destination = pino.destination({ sync: false, minLength: MIN_WRITE_LENGTH });
+  return {
+    stream: destination,
+    flush: () => destination.flush(),
+    finish: (timeoutMs) =>
+      Promise.race([
+        new Promise<boolean>((resolve) => destination.flush((error) => resolve(error == null))),
+        delay(timeoutMs, false),
+      ]),
+  };
+}
+
+function socketDestination(socket: Socket): LogDestination {
+  let pending: string[] = [];
+  let pendingLength = 0;
+  let broken = false;
+  socket.on("error", () => {
+    broken = true;
+    pending = [];
+  });
+  const flush = (): void => {
+    if (broken || socket.writableEnded || pending.length === 0) return;
+    socket.write(pending.join(""));
+    pending = [];
+    pendingLength = 0;
+  };
+  return {
+    stream: {
+      write(line: string) {
+        if (broken || socket.writableEnded || socket.writableLength + pendingLength > MAX_QUEUED_BYTES)
+          return;
+        pending.push(line);
+        pendingLength += line.length;
+        if (pendingLength >= MIN_WRITE_LENGTH) flush();
+      },
+    },
+    flush,
+    finish(timeoutMs) {
+      flush();
+      if (broken) return Promise.resolve(false);
+      const written = new Promise<boolean>((resolve) => {
+        socket.once("finish", () => resolve(!broken));
+        socket.once("error", () => resolve(false));
+      });
+      // Lines logged after this (there should be none) meet an ended stream: dropped, not thrown.
+      socket.end();
+      return Promise.race([written, delay(timeoutMs, false)]);
+    },
+  };
+}
+
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }

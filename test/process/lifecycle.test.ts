@@ -1,6 +1,7 @@
 /**
  * The service as a real child process: start-up, probes, default process metrics, graceful shutdown
- * on SIGTERM (drain, refuse, finish, exit 0), the shutdown deadline against a hung upstream, and
+ * on SIGTERM (drain, refuse, finish, exit 0), the shutdown deadline against a hung upstream (a coded
+ * 503 for the waiting request, exit 1), and
  * start-up failures on a bad environment. Readiness and progress are read from the JSON log lines.
  */
 import assert from "node:assert/strict";
@@ -121,7 +122,7 @@ test(
 );
 
 test(
-  "SIGTERM with a hung upstream: the in-flight request is cut and the process exits by the deadline",
+  "SIGTERM with a hung upstream: the waiting request gets a coded 503 at the deadline, and the process exits 1",
   PROCESS_TEST,
   async (t) => {
     const fake = await startFake(t);
@@ -131,28 +132,37 @@ test(
     t.after(() => service.kill());
 
     const inFlight = tokenRequest(service.origin).then(
-      () => ({ outcome: "answered", at: performance.now() }),
-      () => ({ outcome: "cut", at: performance.now() }),
+      async (response) => ({ response, body: await response.text(), at: performance.now() }),
+      (error: unknown) => ({ error, at: performance.now() }),
     );
     await fake.waitForRequests(1);
     const signalledAt = performance.now();
     service.child.kill("SIGTERM");
 
     const ended = await inFlight;
-    assert.equal(ended.outcome, "cut");
-    // Cut by the deadline, not at once: the request had its SHUTDOWN_TIMEOUT_MS to finish.
+    if (!("response" in ended)) assert.fail(`the request was cut without an answer: ${String(ended.error)}`);
+    assert.equal(ended.response.status, 503);
+    assert.equal(ended.response.headers.get("connection"), "close");
+    const body = JSON.parse(ended.body) as { errors?: { extensions?: { code?: string } }[] };
+    assert.equal(body.errors?.[0]?.extensions?.code, "SHUTTING_DOWN");
+    // Answered at the deadline, not at once: the request had its SHUTDOWN_TIMEOUT_MS to finish.
     assert.ok(
       ended.at - signalledAt >= deadlineMs - 5,
-      `cut ${Math.round(ended.at - signalledAt)} ms after SIGTERM`,
+      `answered ${Math.round(ended.at - signalledAt)} ms after SIGTERM`,
     );
     const exit = await service.exited;
-    assert.deepEqual([exit.code, exit.signal], [0, null]);
+    // A request was cut short: not a clean shutdown.
+    assert.deepEqual([exit.code, exit.signal], [1, null]);
     // The upstream would hold the request for 60 s: only the deadline explains an exit this early.
     assert.ok(
       exit.at - signalledAt < deadlineMs + EXIT_SLACK_MS,
       `exited ${Math.round(exit.at - signalledAt)} ms after SIGTERM`,
     );
     assert.ok(messages(service).includes(DEADLINE_REACHED));
+    const line = service.logs.find(
+      (entry: LogLine) => entry.msg === "request" && entry.requestId === "in-flight-1",
+    );
+    assert.equal(line?.outcome, "SHUTTING_DOWN");
   },
 );
 

@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { HttpCode, OutcomeLabel } from "../errors.js";
+import type { ServiceMetrics } from "../observability/metrics.js";
+import type { RequestFacts } from "./graphql-handler.js";
+import { json, jsonError, type Reply } from "./reply.js";
+
+/** What /readyz reports. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<string, string>>;
+}
+
+/** Answers one request, already identified by its path (without the query string). */
+export type Route = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  facts: RequestFacts,
+  path: string,
+) => Promise<Reply>;
+
+export interface ProbeRouteOptions {
+  readonly metrics: ServiceMetrics;
+  readonly readiness: () => Readiness;
+}
+
+export interface PublicRouteOptions extends ProbeRouteOptions {
+  readonly graphql: (
+    request: IncomingMessage,
+    response: ServerResponse,
+    facts: RequestFacts,
+  ) => Promise<Reply>;
+}
+
+/** The public route table: /graphql, and the probes for orchestrators that use the main port. */
+export function publicRoutes(options: PublicRouteOptions): Route {
+  const probes = probeRoutes(options);
+  return async (request, response, facts, path) => {
+    if (path === "/graphql") {
+      if (request.method === "OPTIONS")
+        return { status: 204, headers: {}, body: "", outcome: OutcomeLabel.OK };
+      return options.graphql(request, response, facts);
+    }
+    return probes(request, response, facts, path);
+  };
+}
+
+/** The probe route table: /healthz, /readyz and /metrics (GET or HEAD), and a coded 404 for the rest. */
+export function probeRoutes(options: ProbeRouteOptions): Route {
+  return async (request, _response, _facts, path) => {
+    const probe = path === "/healthz" || path === "/readyz" || path === "/metrics";
+    if (!probe) return jsonError(404, HttpCode.NOT_FOUND, "Not found. GraphQL is served at /graphql.");
+    const method = request.method ?? "GET";
+    if (method !== "GET" && method !== "HEAD") {
+      return jsonError(405, HttpCode.METHOD_NOT_ALLOWED, "Method not allowed.");
+    }
+    switch (path) {
+      case "/healthz":
+        return json(200, { status: "ok" });
+      case "/readyz": {
+        const readiness = options.readiness();
+        return json(readiness.ready ? 200 : 503, {
+          status: readiness.ready ? "ready" : "not-ready",
+          ...readiness.checks,
+        });
+      }
+      default: {
+        // /metrics
+        const rendered = await options.metrics.render();
+        return {
+          status: 200,
+          headers: { "content-type": rendered.contentType },
+          body: rendered.body,
+          outcome: OutcomeLabel.OK,
+        };
+      }
+    }
+  };
+}
