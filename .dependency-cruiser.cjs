@@ -5,7 +5,8 @@
  * bottom. Generated resolver types may name the Context type: that one upward edge is codegen's.
  */
 const ADAPTERS = "^src/(stores|aspose)/";
-const EDGE = "^src/(main|app|apollo|format-error|schema|print-schema|context)\\.ts$|^src/(http|resolvers)/";
+const EDGE =
+  "^src/(main|app|apollo|format-error|graphql-over-http|schema|print-schema|context)\\.ts$|^src/(http|resolvers)/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -14,8 +14,9 @@ import type { Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { MAX_DEPTH, MAX_DIRECTIVES } from "./config/limits.js";
 import type { Context } from "./context.js";
-import { badUserInput } from "./errors.js";
+import { badUserInput, RequestCode } from "./errors.js";
 import { errorFormatter } from "./format-error.js";
+import { refusedDocumentStatus } from "./graphql-over-http.js";
 import {
   knownOperationTypeRule,
   maxTokenFieldsRule,
@@ -53,6 +54,25 @@ const outcomePlugin: ApolloServerPlugin<Context & { readonly report: OutcomeRepo
   },
 };
 
+/**
+ * Apollo answers every refused document with 400. The GraphQL-over-HTTP spec wants 200 for a client
+ * that accepts application/json, 400 only for application/graphql-response+json (see
+ * graphql-over-http.ts); a request that is not GraphQL at all (BAD_REQUEST: no query, variables not a
+ * map, CSRF) keeps its 4xx, and so do the HTTP edge's own refusals (413, 405), made before Apollo.
+ */
+const specStatusPlugin: ApolloServerPlugin<ServerContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ request, response }) {
+        if (response.http.status !== 400 || response.body.kind !== "single") return;
+        const errors = response.body.singleResult.errors ?? [];
+        if (errors.some((error) => error.extensions?.code === RequestCode.BAD_REQUEST)) return;
+        response.http.status = refusedDocumentStatus(request.http?.headers.get("accept"));
+      },
+    };
+  },
+};
+
 /** The context Apollo sees: the resolver Context plus the outcome report. */
 export type ServerContext = Context & { readonly report: OutcomeReport };
 
@@ -71,6 +91,7 @@ export function createApolloServer(config: Config, logger: Logger): ApolloServer
 
   const plugins: ApolloServerPlugin<ServerContext>[] = [
     outcomePlugin,
+    specStatusPlugin,
     production
       ? ApolloServerPluginLandingPageProductionDefault({
           graphRef: config.telemetry.apollo.graphRef,

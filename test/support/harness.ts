@@ -164,7 +164,10 @@ export function post(
   headers: Record<string, string> = { "content-type": "application/json" },
   path = "/graphql",
 ): Promise<Reply> {
-  return request(harness, path, { method: "POST", body, headers });
+  // Copied into a Uint8Array over a plain ArrayBuffer: the DOM's BodyInit (in the program through
+  // Hive Gateway's types) refuses a view that might be over a SharedArrayBuffer.
+  const payload = typeof body === "string" ? body : new Uint8Array(body);
+  return request(harness, path, { method: "POST", body: payload, headers });
 }
 
 /** Fails when any secret appears in any captured log line or response body. */
