@@ -11,6 +11,7 @@ import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
 import type { ValidationContext, ValidationRule } from "graphql";
 import type { Logger } from "pino";
+import { activeSpan } from "./observability/tracing.js";
 import type { Config } from "./config/index.js";
 import { MAX_DEPTH, MAX_DIRECTIVES } from "./config/limits.js";
 import type { Context } from "./context.js";
@@ -73,11 +74,34 @@ const specStatusPlugin: ApolloServerPlugin<ServerContext> = {
   },
 };
 
+// Names the request span after the operation ("mutation AccessToken", the semantic conventions'
+// GraphQL span name) and records its type and name: client-chosen identifiers, never the document
+// (which may hold an inline secret) nor a variable's value. Installed only when tracing is on.
+const MAX_NAME_LENGTH = 100;
+const tracingPlugin: ApolloServerPlugin<ServerContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation, operationName }) {
+        const span = activeSpan();
+        if (span === undefined || operation === undefined) return;
+        const name = operationName?.slice(0, MAX_NAME_LENGTH);
+        span.updateName(name === undefined ? operation.operation : `${operation.operation} ${name}`);
+        span.setAttribute("graphql.operation.type", operation.operation);
+        if (name !== undefined) span.setAttribute("graphql.operation.name", name);
+      },
+    };
+  },
+};
+
 /** The context Apollo sees: the resolver Context plus the outcome report. */
 export type ServerContext = Context & { readonly report: OutcomeReport };
 
 /** Builds the Apollo Server for the subgraph from the Config; nothing is started here. */
-export function createApolloServer(config: Config, logger: Logger): ApolloServer<ServerContext> {
+export function createApolloServer(
+  config: Config,
+  logger: Logger,
+  options: { readonly traced: boolean } = { traced: false },
+): ApolloServer<ServerContext> {
   const production = config.server.nodeEnv === "production";
   const { limits } = config;
   const validationRules: ValidationRule[] = [
@@ -92,6 +116,7 @@ export function createApolloServer(config: Config, logger: Logger): ApolloServer
   const plugins: ApolloServerPlugin<ServerContext>[] = [
     outcomePlugin,
     specStatusPlugin,
+    ...(options.traced ? [tracingPlugin] : []),
     production
       ? ApolloServerPluginLandingPageProductionDefault({
           graphRef: config.telemetry.apollo.graphRef,

@@ -9,6 +9,7 @@ import { contextFactory } from "./context.js";
 import { graphqlHandler } from "./http/graphql-handler.js";
 import { createHttpServer, type Readiness } from "./http/server.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
+import { activeSpan, TRACING_OFF, TraceAttribute, type Tracing } from "./observability/tracing.js";
 import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
 import { Bulkhead } from "./tokens/bulkhead.js";
 import { CircuitBreaker } from "./tokens/circuit-breaker.js";
@@ -28,6 +29,8 @@ export interface AppOptions {
    * them), made by the same createStores.
    */
   readonly stores?: Stores;
+  /** OpenTelemetry, started by main.ts before the app; off when not given. */
+  readonly tracing?: Tracing;
 }
 
 /** The built service: not listening until `listen()`. */
@@ -40,9 +43,20 @@ export interface App {
   shutdown(deadlineMs: number): Promise<void>;
 }
 
+/** The GraphQL handler inside a request span when tracing is on; the handler itself when off. */
+function traced(
+  tracing: Tracing,
+  handler: ReturnType<typeof graphqlHandler>,
+): ReturnType<typeof graphqlHandler> {
+  if (!tracing.enabled) return handler;
+  return (request, response, facts) =>
+    tracing.serve(request.method ?? "GET", request.headers, () => handler(request, response, facts));
+}
+
 /** Builds the service from its Config: no side effects until `listen()` but a shared store's connection. */
 export function createApp(options: AppOptions): App {
   const { config, logger, metrics } = options;
+  const tracing = options.tracing ?? TRACING_OFF;
   const clock = options.clock ?? Date.now;
   const stores = options.stores ?? createStores({ config, logger, metrics, clock });
   const client = new AsposeTokenClient({
@@ -51,6 +65,7 @@ export function createApp(options: AppOptions): App {
     clock,
     logger: logger.child({ component: "aspose" }),
     observer: metrics,
+    tracer: tracing.tracer,
   });
   const { upstream, tokens } = config;
   // The breaker sees only real upstream outcomes; the bulkhead in front of it bounds waiting callers
@@ -82,11 +97,17 @@ export function createApp(options: AppOptions): App {
     },
     clock,
     claimWaitMs: claimWaitMs(config),
-    onLookup: (source) => metrics.tokenLookup(source),
+    // With tracing off the callback is the metric alone: the hit path pays for no span lookup.
+    onLookup: tracing.enabled
+      ? (source) => {
+          metrics.tokenLookup(source);
+          activeSpan()?.setAttribute(TraceAttribute.CACHE, source);
+        }
+      : (source) => metrics.tokenLookup(source),
     onClaimWait: () => metrics.sharedLockWait(),
     onRefreshAhead: (outcome) => metrics.refreshAhead(outcome),
   });
-  const apollo = createApolloServer(config, logger);
+  const apollo = createApolloServer(config, logger, { traced: tracing.enabled });
   let started = false;
   let draining = false;
 
@@ -103,11 +124,14 @@ export function createApp(options: AppOptions): App {
     trustProxyHops: config.server.trustProxyHops,
     requestIdHeader: config.server.requestIdHeader,
     corsOrigins: config.server.corsOrigins,
-    graphql: graphqlHandler({
-      apollo,
-      bodyLimitBytes: config.limits.bodyLimitBytes,
-      makeContext: contextFactory(service, keyer),
-    }),
+    graphql: traced(
+      tracing,
+      graphqlHandler({
+        apollo,
+        bodyLimitBytes: config.limits.bodyLimitBytes,
+        makeContext: contextFactory(service, keyer),
+      }),
+    ),
     readiness,
     draining: () => draining,
     onDrainedResponse: () => httpServer.closeIdleConnections(),
@@ -144,6 +168,7 @@ export function createApp(options: AppOptions): App {
       }
       await apollo.stop();
       await stores.close();
+      await tracing.shutdown();
     },
   };
 }

@@ -6,6 +6,7 @@ import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config/index.js";
 import { createLogger } from "./observability/logger.js";
 import { ServiceMetrics } from "./observability/metrics.js";
+import { startTracing } from "./observability/tracing.js";
 
 function loadConfigOrExit(): Config {
   try {
@@ -28,9 +29,27 @@ async function main(): Promise<void> {
   setInterval(() => destination.flush(), 1000).unref();
   const logger = createLogger(config.telemetry.logLevel, destination);
   const metrics = new ServiceMetrics({ defaultMetrics: true });
-  const app = createApp({ config, logger, metrics });
+  // Before the app: the SDK's context manager must be registered before any request runs.
+  const tracing = await startTracing(config.telemetry.tracing);
+  const app = createApp({ config, logger, metrics, tracing });
   const { host, port } = config.server;
-  const address = await app.listen(port, host);
+  // --- listen errors (federation branch): one line an operator can act on, not a stack trace.
+  const address = await app.listen(port, host).catch((error: unknown) => {
+    const code = error instanceof Error && "code" in error ? error.code : undefined;
+    const why =
+      code === "EADDRINUSE"
+        ? "is already in use: stop the other process or set PORT"
+        : code === "EACCES"
+          ? "needs privileges this process lacks: use a port above 1023 or set PORT"
+          : code === "EADDRNOTAVAIL"
+            ? "is not an address of this machine: check HOST"
+            : undefined;
+    if (why === undefined) throw error;
+    destination.flushSync();
+    process.stderr.write(`Cannot listen on ${host}:${port}: the address ${why}.\n`);
+    process.exit(1);
+  });
+  // --- end listen errors
   logger.info(
     {
       port: address.port,

@@ -11,6 +11,7 @@ import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
+import type { Tracing } from "../../src/observability/tracing.js";
 import { createStores } from "../../src/stores/index.js";
 import {
   ACCESS_TOKEN_MUTATION,
@@ -52,6 +53,8 @@ export interface HarnessOptions {
   readonly env?: Record<string, string>;
   readonly clock?: TestClock;
   readonly fake?: FakeAsposeOptions;
+  /** OpenTelemetry as main.ts would start it (off when not given). */
+  readonly tracing?: Tracing;
 }
 
 export interface Harness {
@@ -105,6 +108,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     metrics,
     clock: clock.now,
     stores: { ...stores, tokenStore: store },
+    tracing: options.tracing,
   });
   const address = await app.listen(0, "127.0.0.1");
   const origin = `http://127.0.0.1:${address.port}`;
