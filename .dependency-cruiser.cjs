@@ -84,9 +84,9 @@ module.exports = {
     {
       name: "src-stands-alone",
       severity: "error",
-      comment: "Production code never imports tests, dev tooling or benchmarks.",
+      comment: "Production code never imports tests, dev tooling, benchmarks or gateway recipes.",
       from: { path: "^src/" },
-      to: { path: "^(test|dev|bench)/" },
+      to: { path: "^(test|dev|bench|gateways)/" },
     },
   ],
   options: {
