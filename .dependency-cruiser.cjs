@@ -5,7 +5,8 @@
  * bottom. Generated resolver types may name the Context type: that one upward edge is codegen's.
  */
 const ADAPTERS = "^src/(stores|aspose)/";
-const EDGE = "^src/(main|app|apollo|format-error|schema|print-schema|context)\\.ts$|^src/(http|resolvers)/";
+const EDGE =
+  "^src/(main|app|apollo|format-error|graphql-over-http|schema|print-schema|context)\\.ts$|^src/(http|resolvers)/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -83,9 +84,9 @@ module.exports = {
     {
       name: "src-stands-alone",
       severity: "error",
-      comment: "Production code never imports tests, dev tooling or benchmarks.",
+      comment: "Production code never imports tests, dev tooling, benchmarks or gateway recipes.",
       from: { path: "^src/" },
-      to: { path: "^(test|dev|bench)/" },
+      to: { path: "^(test|dev|bench|gateways)/" },
     },
   ],
   options: {

@@ -13,14 +13,16 @@ import type { ValidationContext, ValidationRule } from "graphql";
 import type { Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { MAX_DEPTH, MAX_DIRECTIVES } from "./config/limits.js";
-import { badUserInput } from "./errors.js";
+import { badUserInput, RequestCode } from "./errors.js";
 import { errorFormatter } from "./format-error.js";
+import { refusedDocumentStatus } from "./graphql-over-http.js";
 import type { ServerContext } from "./http/outcome.js";
 import {
   knownOperationTypeRule,
   maxTokenFieldsRule,
   secretAsVariableRule,
 } from "./limits/operation-rules.js";
+import { activeSpan } from "./observability/tracing.js";
 import { buildSchema } from "./schema.js";
 
 // Records the first error's code (or "ok") once Apollo has formatted the response.
@@ -46,8 +48,50 @@ const outcomePlugin: ApolloServerPlugin<ServerContext> = {
   },
 };
 
+/**
+ * Apollo answers every refused document with 400. The GraphQL-over-HTTP spec wants 200 for a client
+ * that accepts application/json, 400 only for application/graphql-response+json (see
+ * graphql-over-http.ts); a request that is not GraphQL at all (BAD_REQUEST: no query, variables not a
+ * map, CSRF) keeps its 4xx, and so do the HTTP edge's own refusals (413, 405), made before Apollo.
+ */
+const specStatusPlugin: ApolloServerPlugin<ServerContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ request, response }) {
+        if (response.http.status !== 400 || response.body.kind !== "single") return;
+        const errors = response.body.singleResult.errors ?? [];
+        if (errors.some((error) => error.extensions?.code === RequestCode.BAD_REQUEST)) return;
+        response.http.status = refusedDocumentStatus(request.http?.headers.get("accept"));
+      },
+    };
+  },
+};
+
+// Names the request span after the operation ("mutation AccessToken", the semantic conventions'
+// GraphQL span name) and records its type and name: client-chosen identifiers, never the document
+// (which may hold an inline secret) nor a variable's value. Installed only when tracing is on.
+const MAX_NAME_LENGTH = 100;
+const tracingPlugin: ApolloServerPlugin<ServerContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation, operationName }) {
+        const span = activeSpan();
+        if (span === undefined || operation === undefined) return;
+        const name = operationName?.slice(0, MAX_NAME_LENGTH);
+        span.updateName(name === undefined ? operation.operation : `${operation.operation} ${name}`);
+        span.setAttribute("graphql.operation.type", operation.operation);
+        if (name !== undefined) span.setAttribute("graphql.operation.name", name);
+      },
+    };
+  },
+};
+
 /** Builds the Apollo Server for the subgraph from the Config; nothing is started here. */
-export function createApolloServer(config: Config, logger: Logger): ApolloServer<ServerContext> {
+export function createApolloServer(
+  config: Config,
+  logger: Logger,
+  options: { readonly traced: boolean } = { traced: false },
+): ApolloServer<ServerContext> {
   const production = config.server.nodeEnv === "production";
   const { limits } = config;
   const validationRules: ValidationRule[] = [
@@ -61,6 +105,8 @@ export function createApolloServer(config: Config, logger: Logger): ApolloServer
 
   const plugins: ApolloServerPlugin<ServerContext>[] = [
     outcomePlugin,
+    specStatusPlugin,
+    ...(options.traced ? [tracingPlugin] : []),
     production
       ? ApolloServerPluginLandingPageProductionDefault({
           graphRef: config.telemetry.apollo.graphRef,

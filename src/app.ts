@@ -14,6 +14,7 @@ import { probeRoutes, publicRoutes } from "./http/routes.js";
 import { connectionCap, createHttpServer, type Readiness } from "./http/server.js";
 import { CredentialGate } from "./limits/credential-gate.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
+import { activeSpan, TRACING_OFF, TraceAttribute, type Tracing } from "./observability/tracing.js";
 import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
 import { Bulkhead } from "./tokens/bulkhead.js";
 import { CircuitBreaker } from "./tokens/circuit-breaker.js";
@@ -35,6 +36,8 @@ export interface AppOptions {
   readonly stores?: Stores;
   /** The process's open-file limit, when main.ts could read it: the connection cap stays below it. */
   readonly descriptorLimit?: number;
+  /** OpenTelemetry, started by main.ts before the app; off when not given. */
+  readonly tracing?: Tracing;
 }
 
 /** The built service: not listening until `listen()`. */
@@ -57,9 +60,20 @@ export interface ShutdownReport {
   readonly cutRequests: number;
 }
 
+/** The GraphQL handler inside a request span when tracing is on; the handler itself when off. */
+function traced(
+  tracing: Tracing,
+  handler: ReturnType<typeof graphqlHandler>,
+): ReturnType<typeof graphqlHandler> {
+  if (!tracing.enabled) return handler;
+  return (request, response, facts) =>
+    tracing.serve(request.method ?? "GET", request.headers, () => handler(request, response, facts));
+}
+
 /** Builds the service from its Config: no side effects until `listen()` but a shared store's connection. */
 export function createApp(options: AppOptions): App {
   const { config, logger, metrics } = options;
+  const tracing = options.tracing ?? TRACING_OFF;
   const clock = options.clock ?? Date.now;
   const stores = options.stores ?? createStores({ config, logger, metrics, clock });
   const client = new AsposeTokenClient({
@@ -68,6 +82,7 @@ export function createApp(options: AppOptions): App {
     clock,
     logger: logger.child({ component: "aspose" }),
     observer: metrics,
+    tracer: tracing.tracer,
   });
   const { upstream, tokens } = config;
   // The breaker sees only real upstream outcomes; the bulkhead in front of it bounds waiting callers
@@ -104,11 +119,17 @@ export function createApp(options: AppOptions): App {
     },
     clock,
     claimWaitMs: claimWaitMs(config),
-    onLookup: (source) => metrics.tokenLookup(source),
+    // With tracing off the callback is the metric alone: the hit path pays for no span lookup.
+    onLookup: tracing.enabled
+      ? (source) => {
+          metrics.tokenLookup(source);
+          activeSpan()?.setAttribute(TraceAttribute.CACHE, source);
+        }
+      : (source) => metrics.tokenLookup(source),
     onClaimWait: () => metrics.sharedLockWait(),
     onRefreshAhead: (outcome) => metrics.refreshAhead(outcome),
   });
-  const apollo = createApolloServer(config, logger);
+  const apollo = createApolloServer(config, logger, { traced: tracing.enabled });
   let started = false;
   let draining = false;
 
@@ -130,11 +151,14 @@ export function createApp(options: AppOptions): App {
     route: publicRoutes({
       metrics,
       readiness,
-      graphql: graphqlHandler({
-        apollo,
-        bodyLimitBytes: config.limits.bodyLimitBytes,
-        makeContext: contextFactory(service, keyer),
-      }),
+      graphql: traced(
+        tracing,
+        graphqlHandler({
+          apollo,
+          bodyLimitBytes: config.limits.bodyLimitBytes,
+          makeContext: contextFactory(service, keyer),
+        }),
+      ),
     }),
     connections: {
       headersTimeoutMs: serverConfig.requestHeadersTimeoutMs,
@@ -218,6 +242,7 @@ export function createApp(options: AppOptions): App {
       }
       await apollo.stop();
       await stores.close();
+      await tracing.shutdown();
       return { cutRequests: cut };
     },
   };

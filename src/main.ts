@@ -7,6 +7,7 @@ import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config/index.js";
 import { createLogger, stdoutDestination } from "./observability/logger.js";
 import { ServiceMetrics } from "./observability/metrics.js";
+import { startTracing } from "./observability/tracing.js";
 
 /**
  * Past SHUTDOWN_TIMEOUT_MS, what shutdown may still take: answering the requests it cuts (1 s at
@@ -37,10 +38,28 @@ async function main(): Promise<void> {
   setInterval(() => destination.flush(), 1000).unref();
   const logger = createLogger(config.telemetry.logLevel, destination.stream);
   const metrics = new ServiceMetrics({ defaultMetrics: true });
+  // Before the app: the SDK's context manager must be registered before any request runs.
+  const tracing = await startTracing(config.telemetry.tracing);
   const descriptorLimit = openFileLimit();
-  const app = createApp({ config, logger, metrics, descriptorLimit });
+  const app = createApp({ config, logger, metrics, tracing, descriptorLimit });
   const { host, port } = config.server;
-  const address = await app.listen(port, host);
+  // --- listen errors (federation branch): one line an operator can act on, not a stack trace.
+  const address = await app.listen(port, host).catch(async (error: unknown): Promise<never> => {
+    const code = error instanceof Error && "code" in error ? error.code : undefined;
+    const why =
+      code === "EADDRINUSE"
+        ? "is already in use: stop the other process or set PORT"
+        : code === "EACCES"
+          ? "needs privileges this process lacks: use a port above 1023 or set PORT"
+          : code === "EADDRNOTAVAIL"
+            ? "is not an address of this machine: check HOST"
+            : undefined;
+    if (why === undefined) throw error;
+    await destination.finish(LOG_FINISH_MS);
+    process.stderr.write(`Cannot listen on ${host}:${port}: the address ${why}.\n`);
+    process.exit(1);
+  });
+  // --- end listen errors
   const maxConnections = app.httpServer.maxConnections;
   if (maxConnections < config.server.maxConnections) {
     logger.warn(

@@ -11,7 +11,7 @@ export interface LoadSpec {
   readonly body: string;
   readonly connections: number;
   readonly seconds: number;
-  /** The status every answer must have (GraphQL refusals before execution answer 400). */
+  /** The status every answer must have (a refused document answers 200 to application/json clients). */
   readonly expectStatus: number;
   /** Whether a body is the expected answer; GraphQL errors arrive with status 200, so this matters. */
   readonly verify: (body: string) => boolean;

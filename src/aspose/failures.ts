@@ -88,3 +88,13 @@ function errorCode(error: unknown): string {
     return error.code.slice(0, 40);
   return error instanceof Error ? error.name.slice(0, 40) : "unknown";
 }
+
+/** The HTTP status of a failed attempt, when it got one. */
+export function statusOf(error: unknown): number | undefined {
+  return error instanceof HTTPError ? error.response.statusCode : undefined;
+}
+
+/** How many times got retried before this failure. */
+export function retriesOf(error: unknown): number {
+  return error instanceof RequestError ? (error.request?.retryCount ?? 0) : 0;
+}

@@ -4,15 +4,24 @@
  */
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import { type Span, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import got, { type Got, type Response } from "got";
 import type { Logger } from "pino";
 import type { UpstreamConfig } from "../config/index.js";
 import { type ServiceError, upstreamBadResponse } from "../errors.js";
+import { TraceAttribute } from "../observability/tracing.js";
 import type { Credential } from "../tokens/credential.js";
 import type { TokenIssuer } from "../tokens/ports.js";
 import type { Clock, IssuedToken } from "../tokens/types.js";
 import { describeBody } from "./body-shape.js";
-import { outcomeOf, outcomeOfStatus, translateFailure, type UpstreamOutcome } from "./failures.js";
+import {
+  outcomeOf,
+  outcomeOfStatus,
+  retriesOf,
+  statusOf,
+  translateFailure,
+  type UpstreamOutcome,
+} from "./failures.js";
 import { readTokenClaims } from "./jwt-claims.js";
 import { checkTokenResponse, MIN_TOKEN_LIFETIME_SECONDS } from "./wire.js";
 
@@ -36,6 +45,8 @@ export interface AsposeTokenClientOptions extends AsposeSettings {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly observer?: UpstreamObserver;
+  /** When tracing is on: one CLIENT span per call, retries and outcome as attributes. */
+  readonly tracer?: Tracer;
   /** The largest answer read, counted after decompression; defaults to DEFAULT_MAX_RESPONSE_BYTES. */
   readonly maxResponseBytes?: number;
 }
@@ -126,7 +137,41 @@ export class AsposeTokenClient implements TokenIssuer {
   }
 
   /** Asks Aspose for a token; resolves to a domain record or rejects with a coded ServiceError. */
-  async issue(credential: Credential): Promise<IssuedToken> {
+  issue(credential: Credential): Promise<IssuedToken> {
+    const tracer = this.#options.tracer;
+    if (tracer === undefined) return this.#issue(credential, undefined);
+    // The span names the token URL (validated at start-up: no credentials, no query); the form body,
+    // with its secret, and the answer, with its token, are never attributes.
+    const url = new URL(this.tokenUrl);
+    return tracer.startActiveSpan(
+      "POST",
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "http.request.method": "POST",
+          "server.address": url.hostname,
+          "server.port": Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+          "url.full": this.tokenUrl,
+        },
+      },
+      async (span) => {
+        try {
+          return await this.#issue(credential, span);
+        } catch (error) {
+          span.setAttribute(
+            "error.type",
+            error instanceof Error && "code" in error ? String(error.code) : "unknown",
+          );
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  async #issue(credential: Credential, span: Span | undefined): Promise<IssuedToken> {
     const { clock, totalTimeoutMs, observer } = this.#options;
     // Validity is counted from the moment we asked, so the token never outlives what Aspose meant.
     const sentAtMs = clock();
@@ -163,6 +208,7 @@ export class AsposeTokenClient implements TokenIssuer {
       const outcome = oversized === undefined ? outcomeOf(error) : "oversized";
       observer?.attempt(outcome);
       observer?.call(outcome, (performance.now() - started) / 1000);
+      if (span !== undefined) traceCall(span, outcome, statusOf(error), retriesOf(error));
       if (oversized !== undefined) {
         throw this.#refused(
           `an answer larger than the cap of ${this.#maxResponseBytes} bytes (counted inflated); the transfer was cut`,
@@ -177,6 +223,7 @@ export class AsposeTokenClient implements TokenIssuer {
     const outcome = outcomeOfStatus(status);
     observer?.attempt(outcome);
     observer?.call(outcome, (performance.now() - started) / 1000);
+    if (span !== undefined) traceCall(span, outcome, status, response.retryCount);
     // got calls a 3xx "ok" when redirects are not followed; only a 2xx can carry a token.
     if (status < 200 || status > 299) {
       throw this.#refused(
@@ -226,4 +273,11 @@ export class AsposeTokenClient implements TokenIssuer {
     );
     return upstreamBadResponse();
   }
+}
+
+/** One call's status, retries (the semantic conventions' resend count) and outcome class on its span. */
+function traceCall(span: Span, outcome: UpstreamOutcome, status: number | undefined, retries: number): void {
+  span.setAttribute(TraceAttribute.UPSTREAM_OUTCOME, outcome);
+  span.setAttribute("http.request.resend_count", retries);
+  if (status !== undefined) span.setAttribute("http.response.status_code", status);
 }

@@ -16,7 +16,7 @@ export type { LimitsConfig, LockoutConfig } from "./limits.js";
 export { ConfigError, type Env } from "./parse.js";
 export type { NodeEnv, ServerConfig } from "./server.js";
 export type { StoreConfig } from "./store.js";
-export type { LogLevel, TelemetryConfig } from "./telemetry.js";
+export type { LogLevel, TelemetryConfig, TracingConfig } from "./telemetry.js";
 export type { TokensConfig } from "./tokens.js";
 export type { UpstreamConfig } from "./upstream.js";
 

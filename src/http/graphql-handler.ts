@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ApolloServer, HeaderMap } from "@apollo/server";
 import type { Context } from "../context.js";
 import { OutcomeLabel, RequestCode } from "../errors.js";
+import { answerMediaType } from "../graphql-over-http.js";
 import type { OutcomeReport, ServerContext } from "./outcome.js";
 import { RefusalCache } from "./refusal-cache.js";
 import { jsonError, type Reply } from "./reply.js";
@@ -53,7 +54,10 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
     }
     // A document refused before is refused again without parsing it (JSON bodies only: they pass
     // CSRF prevention by their content type, so skipping Apollo skips no other check).
-    const refusalKey = typeof body === "object" && body !== null ? refusalKeyOf(body, refusals) : undefined;
+    const refusalKey =
+      typeof body === "object" && body !== null
+        ? refusalKeyOf(body, request.headers.accept, refusals)
+        : undefined;
     if (refusalKey !== undefined) {
       const known = refusals.get(refusalKey);
       if (known !== undefined) return known;
@@ -90,10 +94,11 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
   };
 }
 
-function refusalKeyOf(body: object, refusals: RefusalCache): string | undefined {
+function refusalKeyOf(body: object, accept: string | undefined, refusals: RefusalCache): string | undefined {
   // Persisted-query requests are left to Apollo: their document is not in the body.
   if (!("query" in body) || typeof body.query !== "string" || "extensions" in body) return undefined;
-  return refusals.keyOf(body.query);
+  // The refusal's status and content type follow Accept (graphql-over-http.ts): one entry per kind.
+  return refusals.keyOf(`${answerMediaType(accept)}\n${body.query}`);
 }
 
 function isJson(contentType: string | undefined): boolean {

@@ -52,7 +52,7 @@ function shape(document: DocumentNode): string {
 test("stdout is the SDL alone, with accessToken and the federation @link", () => {
   const document = parse(printed);
   assert.ok(document.definitions.length > 0);
-  assert.match(printed, /accessToken\(\s*(?:"""[\s\S]*?"""\s*)?clientId: String!/);
+  assert.match(printed, /accessToken\(\s*(?:(?:"""[\s\S]*?"""|"[^"\n]*")\s*)?clientId: String!/);
   assert.match(printed, /@link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.\d+"/);
 });
 
@@ -70,4 +70,9 @@ test("the printed SDL describes the schema the running service serves at _servic
   const sdl = served.data?._service.sdl ?? "";
   assert.notEqual(sdl, "");
   assert.equal(shape(parse(printed)), shape(parse(sdl)));
+});
+
+test("the printed SDL is byte for byte what _service { sdl } serves, descriptions included", async () => {
+  const served = await execute<{ _service: { sdl: string } }>(harness, "query { _service { sdl } }");
+  assert.equal(printed.trimEnd(), (served.data?._service.sdl ?? "").trimEnd());
 });

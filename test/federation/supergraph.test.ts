@@ -1,17 +1,21 @@
 /**
- * Federation proven end to end: this subgraph's SDL (read over HTTP from `_service { sdl }`, as rover
- * and the router read it) composes with a second subgraph into a supergraph; Apollo Gateway serves it
- * on loopback and runs the accessToken mutation through to the real service and the fake Aspose.
+ * Federation proven end to end, through the gateways integrators actually run: this subgraph's SDL
+ * (read over HTTP from `_service { sdl }`, as rover and the router read it) composes with a second
+ * subgraph; Apollo Gateway and Hive Gateway (plain, and with the recipe in gateways/hive) serve the
+ * supergraph on loopback; the mutation and every refusal run through each, and the test asserts the
+ * top-level code each client sees.
  */
 import assert from "node:assert/strict";
 import { verify } from "node:crypto";
-import { after, before, test } from "node:test";
-import { composeServices } from "@apollo/composition";
-import { ApolloGateway } from "@apollo/gateway";
-import { ApolloServer } from "@apollo/server";
-import { startStandaloneServer } from "@apollo/server/standalone";
-import { parse } from "graphql";
+import { after, before, describe, test } from "node:test";
 import { decodeJwtClaims } from "../../dev/fake-aspose.js";
+import { gatewayConfig } from "../../gateways/hive/gateway.config.js";
+import {
+  composeSupergraph,
+  type RunningGateway,
+  startApolloGateway,
+  startHiveGateway,
+} from "../support/gateways.js";
 import { postOperation, readAnswer } from "../support/graphql-client.js";
 import {
   ACCESS_TOKEN_MUTATION,
@@ -23,69 +27,57 @@ import {
 } from "../support/harness.js";
 import { ASPOSE_REGIONS, type RegionsSubgraph, startRegionsSubgraph } from "../support/second-subgraph.js";
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-
 interface GatewayError {
   message: string;
-  extensions?: {
-    code?: string;
-    serviceName?: string;
-    /** Set by the gateway when a subgraph answered with a non-2xx status. */
-    response?: { status?: number; body?: { errors?: GatewayError[] } };
-  };
-}
-
-interface GatewayResult<T> {
-  status: number;
-  text: string;
-  data: T | null | undefined;
-  errors: GatewayError[] | undefined;
+  extensions?: { code?: string; serviceName?: string };
 }
 
 let harness: Harness;
 let regions: RegionsSubgraph;
 let subgraphSdl: string;
 let supergraphSdl: string;
-let gatewayServer: ApolloServer;
-let gatewayUrl: string;
+const gateways: Record<"apollo" | "hive" | "hiveRecipe", RunningGateway | undefined> = {
+  apollo: undefined,
+  hive: undefined,
+  hiveRecipe: undefined,
+};
 
 before(async () => {
   harness = await startHarness();
   regions = await startRegionsSubgraph();
   const service = await execute<{ _service: { sdl: string } }>(harness, "query { _service { sdl } }");
   subgraphSdl = service.data?._service.sdl ?? "";
-  const composed = composeServices([
-    { name: "aspose-token", typeDefs: parse(subgraphSdl), url: harness.url },
-    { name: regions.name, typeDefs: regions.typeDefs, url: regions.url },
+  supergraphSdl = composeSupergraph({ sdl: subgraphSdl, url: harness.url }, regions);
+  const { supergraph: _file, ...recipe } = gatewayConfig;
+  [gateways.apollo, gateways.hive, gateways.hiveRecipe] = await Promise.all([
+    startApolloGateway(supergraphSdl),
+    startHiveGateway(supergraphSdl),
+    startHiveGateway(supergraphSdl, recipe),
   ]);
-  if (composed.errors !== undefined) {
-    throw new Error(`composition failed: ${composed.errors.map((error) => error.message).join("; ")}`);
-  }
-  supergraphSdl = composed.supergraphSdl;
-  gatewayServer = new ApolloServer({
-    gateway: new ApolloGateway({ supergraphSdl, logger: quiet }),
-    logger: quiet,
-  });
-  ({ url: gatewayUrl } = await startStandaloneServer(gatewayServer, {
-    listen: { port: 0, host: "127.0.0.1" },
-  }));
 });
 
 after(async () => {
-  await gatewayServer?.stop();
+  await Promise.all(Object.values(gateways).map((gateway) => gateway?.stop()));
   await regions?.stop();
   await harness?.close();
 });
 
-/** An operation sent to the gateway, as any GraphQL client would. */
-async function throughGateway<T>(
+function gateway(name: keyof typeof gateways): RunningGateway {
+  const running = gateways[name];
+  assert.ok(running !== undefined, `${name} did not start`);
+  return running;
+}
+
+/** An operation sent to a gateway, as any GraphQL client would (Accept: application/json). */
+async function through<T = unknown>(
+  name: keyof typeof gateways,
   query: string,
   variables: Record<string, unknown> = {},
-): Promise<GatewayResult<T>> {
-  const { status, text, data, errors } = await readAnswer<T, GatewayError>(
-    await postOperation(gatewayUrl, query, variables),
+  headers: Record<string, string> = {},
+) {
+  return readAnswer<T, GatewayError>(
+    await postOperation(gateway(name).url, query, variables, { accept: "application/json", ...headers }),
   );
-  return { status, text, data, errors };
 }
 
 function signedBy(token: string): boolean {
@@ -99,12 +91,31 @@ function signedBy(token: string): boolean {
   );
 }
 
-test("the subgraph serves its SDL at _service { sdl }, with the federation @link", () => {
-  assert.match(subgraphSdl, /@link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.\d+"/);
-  assert.match(subgraphSdl, /accessToken\(/);
-});
+const CREDENTIALS = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
+const TOKEN_FIELD = "accessToken(clientId: $clientId, clientSecret: $clientSecret) { tokenType }";
+const INLINE_SECRET = "inline5ecret5hould5neverbe5een00";
 
-test("it composes with a second subgraph into a supergraph", () => {
+/** The refusals a client can meet, each a document this subgraph refuses at validation. */
+const REFUSALS = {
+  "an inline clientSecret": {
+    query: `mutation { accessToken(clientId: "${CLIENT_ID}", clientSecret: "${INLINE_SECRET}") { tokenType } }`,
+    variables: {},
+  },
+  "four accessToken fields (the limit is 3)": {
+    query: `mutation Four($clientId: String!, $clientSecret: String!) {
+      a: ${TOKEN_FIELD} b: ${TOKEN_FIELD} c: ${TOKEN_FIELD} d: ${TOKEN_FIELD} }`,
+    variables: CREDENTIALS,
+  },
+  "eleven aliases (the limit is 10)": {
+    query: `mutation Aliases($clientId: String!, $clientSecret: String!) {
+      accessToken(clientId: $clientId, clientSecret: $clientSecret) {
+        ${Array.from({ length: 11 }, (_, i) => `t${i}: tokenType`).join(" ")} } }`,
+    variables: CREDENTIALS,
+  },
+} as const;
+
+test("the subgraph serves its SDL at _service { sdl }, and it composes with a second subgraph", () => {
+  assert.match(subgraphSdl, /@link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.\d+"/);
   assert.match(supergraphSdl, /join__Graph/);
   assert.match(
     supergraphSdl,
@@ -115,67 +126,109 @@ test("it composes with a second subgraph into a supergraph", () => {
   assert.match(supergraphSdl, /asposeRegions: \[String!\]!/);
 });
 
-test("accessToken runs end to end through the gateway: variables forwarded, token intact", async () => {
-  const before = harness.fake.totalTokenRequests;
-  const result = await throughGateway<{
-    accessToken: { accessToken: string; tokenType: string; fromCache: boolean; expiresIn: number };
-  }>(ACCESS_TOKEN_MUTATION, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, forceRefresh: true });
-  assert.equal(result.errors, undefined, result.text);
-  const token = result.data?.accessToken;
-  assert.equal(token?.tokenType, "Bearer");
-  assert.equal(token?.fromCache, false);
-  assert.ok(signedBy(token?.accessToken ?? ""), "the token is byte for byte the one Aspose signed");
-  assert.equal(decodeJwtClaims(token?.accessToken ?? "").client_id, CLIENT_ID);
-  // The subgraph refuses a secret that is not a variable, so a token proves the gateway forwarded
-  // variables; the fake saw exactly the secret the client sent.
-  assert.equal(harness.fake.totalTokenRequests, before + 1);
-  assert.equal(harness.fake.requests.at(-1)?.form?.client_secret, CLIENT_SECRET);
-});
+for (const name of ["apollo", "hive", "hiveRecipe"] as const) {
+  describe(`through ${name === "apollo" ? "Apollo Gateway" : name === "hive" ? "Hive Gateway" : "Hive Gateway with gateways/hive"}`, () => {
+    test("accessToken runs end to end: variables forwarded, token intact", async () => {
+      const before = harness.fake.totalTokenRequests;
+      const result = await through<{ accessToken: { accessToken: string; tokenType: string } }>(
+        name,
+        ACCESS_TOKEN_MUTATION,
+        { ...CREDENTIALS, forceRefresh: true },
+      );
+      assert.equal(result.status, 200);
+      assert.equal(result.errors, undefined, result.text);
+      const token = result.data?.accessToken;
+      assert.equal(token?.tokenType, "Bearer");
+      assert.ok(signedBy(token?.accessToken ?? ""), "the token is byte for byte the one Aspose signed");
+      assert.equal(decodeJwtClaims(token?.accessToken ?? "").client_id, CLIENT_ID);
+      assert.equal(harness.fake.totalTokenRequests, before + 1);
+      assert.equal(harness.fake.requests.at(-1)?.form?.client_secret, CLIENT_SECRET);
+    });
 
-test("a query to the second subgraph runs through the same gateway", async () => {
-  const result = await throughGateway<{ asposeRegions: string[] }>("query Regions { asposeRegions }");
-  assert.equal(result.errors, undefined, result.text);
-  assert.deepEqual(result.data?.asposeRegions, ASPOSE_REGIONS);
-});
+    test("a query to the second subgraph runs through the same gateway", async () => {
+      const result = await through<{ asposeRegions: string[] }>(name, "query Regions { asposeRegions }");
+      assert.equal(result.errors, undefined, result.text);
+      assert.deepEqual(result.data?.asposeRegions, ASPOSE_REGIONS);
+    });
 
-test("INVALID_CREDENTIALS survives the gateway with its code and message, and no secret", async () => {
-  const wrongSecret = "0000aaaa1111bbbb2222cccc3333dddd";
-  const result = await throughGateway(ACCESS_TOKEN_MUTATION, {
-    clientId: CLIENT_ID,
-    clientSecret: wrongSecret,
+    test("INVALID_CREDENTIALS reaches the client as the top-level code, without the secret", async () => {
+      const wrongSecret = "0000aaaa1111bbbb2222cccc3333dddd";
+      const result = await through(name, ACCESS_TOKEN_MUTATION, {
+        clientId: CLIENT_ID,
+        clientSecret: wrongSecret,
+      });
+      assert.equal(result.status, 200);
+      assert.equal(result.data, null);
+      assert.equal(result.errors?.[0]?.extensions?.code, "INVALID_CREDENTIALS", result.text);
+      assert.match(result.errors?.[0]?.message ?? "", /Aspose rejected these client credentials/);
+      assert.ok(!result.text.includes(wrongSecret));
+    });
+
+    test("BAD_USER_INPUT from the resolver reaches the client, and nothing reaches Aspose", async () => {
+      const before = harness.fake.totalTokenRequests;
+      const result = await through(name, ACCESS_TOKEN_MUTATION, {
+        clientId: "   ",
+        clientSecret: CLIENT_SECRET,
+      });
+      assert.equal(result.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", result.text);
+      assert.equal(harness.fake.totalTokenRequests, before);
+      assert.ok(!result.text.includes(CLIENT_SECRET));
+    });
+
+    for (const [refusal, operation] of Object.entries(REFUSALS)) {
+      // Hive Gateway rewrites an inline literal into a variable and sends each aliased accessToken
+      // field as its own subgraph request: behind it, only the gateway can hold those two rules.
+      const passesPlainHive = name === "hive" && !refusal.startsWith("eleven aliases");
+      test(`${refusal}: ${passesPlainHive ? "NOT refused behind a plain Hive Gateway (see gateways/hive)" : "BAD_USER_INPUT at the top level, nothing sent upstream"}`, async () => {
+        const before = harness.fake.totalTokenRequests;
+        const result = await through(name, operation.query, operation.variables);
+        assert.ok(!result.text.includes(INLINE_SECRET), "no refusal echoes the secret");
+        if (passesPlainHive) {
+          // The inline secret went to Aspose (which refused this made-up one); the four fields each
+          // came back with a token.
+          const codes = (result.errors ?? []).map((error) => error.extensions?.code);
+          assert.ok(!codes.includes("BAD_USER_INPUT"), result.text);
+          if (refusal.startsWith("an inline")) {
+            assert.deepEqual(codes, ["INVALID_CREDENTIALS"], result.text);
+            assert.equal(harness.fake.totalTokenRequests, before + 1);
+          } else {
+            assert.equal(result.errors, undefined, result.text);
+            assert.equal(Object.keys(result.data ?? {}).length, 4);
+          }
+          return;
+        }
+        assert.equal(result.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", result.text);
+        assert.ok(result.data === null || result.data === undefined, result.text);
+        assert.equal(harness.fake.totalTokenRequests, before);
+      });
+    }
   });
-  assert.equal(result.data, null);
-  assert.equal(result.errors?.[0]?.extensions?.code, "INVALID_CREDENTIALS");
-  assert.equal(result.errors?.[0]?.extensions?.serviceName, "aspose-token");
-  assert.match(result.errors?.[0]?.message ?? "", /Aspose rejected these client credentials/);
-  assert.ok(!result.text.includes(wrongSecret));
-});
+}
 
-test("BAD_USER_INPUT survives the gateway, and nothing reaches Aspose", async () => {
-  const before = harness.fake.totalTokenRequests;
-  const result = await throughGateway(ACCESS_TOKEN_MUTATION, {
-    clientId: "   ",
-    clientSecret: CLIENT_SECRET,
-  });
-  assert.equal(result.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
-  assert.equal(result.errors?.[0]?.extensions?.serviceName, "aspose-token");
-  assert.equal(harness.fake.totalTokenRequests, before);
-  assert.ok(!result.text.includes(CLIENT_SECRET));
-});
-
-test("a secret inlined as a literal is refused by the subgraph behind the gateway, never sent upstream", async () => {
-  const before = harness.fake.totalTokenRequests;
-  const inline = "inline5ecret5hould5neverbe5een00";
-  const result = await throughGateway(
-    `mutation { accessToken(clientId: "${CLIENT_ID}", clientSecret: "${inline}") { accessToken } }`,
+test("the Hive recipe forwards x-forwarded-for (the client's address appended), x-request-id and traceparent", async () => {
+  const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const result = await through(
+    "hiveRecipe",
+    "query Regions { asposeRegions }",
+    {},
+    {
+      "x-request-id": "gw-recipe-req-1",
+      "x-forwarded-for": "203.0.113.7",
+      traceparent,
+    },
   );
-  assert.equal(harness.fake.totalTokenRequests, before);
-  assert.equal(result.data, null);
-  assert.ok(!result.text.includes(inline), "the refusal does not echo the secret");
-  // The gateway keeps literals in the subgraph operation, and the subgraph refuses it at validation
-  // with HTTP 400; Apollo Gateway turns any non-2xx subgraph answer into its own error and keeps the
-  // subgraph's coded error under extensions.response.body.
-  const response = result.errors?.[0]?.extensions?.response;
-  assert.equal(response?.status, 400);
-  assert.equal(response?.body?.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
+  assert.equal(result.errors, undefined, result.text);
+  const seen = regions.lastHeaders();
+  assert.equal(seen["x-request-id"], "gw-recipe-req-1");
+  assert.equal(seen.traceparent, traceparent);
+  assert.equal(seen["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+
+  // And on this subgraph: its log line carries the gateway's request id.
+  await through("hiveRecipe", ACCESS_TOKEN_MUTATION, CREDENTIALS, { "x-request-id": "gw-recipe-req-2" });
+  assert.ok(
+    harness.logs.some(
+      (line) => line.includes('"requestId":"gw-recipe-req-2"') && line.includes('"path":"/graphql"'),
+    ),
+    "the subgraph logged the forwarded request id",
+  );
 });

@@ -64,7 +64,7 @@ describe("a secret in a malformed or mistyped request is never echoed", () => {
       const answer = await send(harness, {
         query: `mutation { accessToken(clientId: "x" ${literal}) { expiresIn } }`,
       });
-      assert.equal(answer.status, 400);
+      assert.equal(answer.status, 200);
       assert.equal(answer.errors[0]?.extensions?.code, "GRAPHQL_PARSE_FAILED", answer.text);
       assert.match(answer.errors[0]?.message ?? "", /^Syntax Error: /);
       assertNotEchoed(harness, SECRET);
@@ -94,7 +94,7 @@ describe("a secret in a malformed or mistyped request is never echoed", () => {
             .join(", ")}) { expiresIn } }`,
           variables: { s: "variable-secret-value" },
         });
-        assert.equal(answer.status, 400, answer.text);
+        assert.equal(answer.status, 200, answer.text);
         for (const error of answer.errors) {
           assert.ok(
             ["GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"].includes(error.extensions?.code ?? ""),
@@ -115,7 +115,7 @@ describe("a secret in a malformed or mistyped request is never echoed", () => {
           query: `mutation ($id: String!, $${name}: String!) { accessToken(clientId: $id, clientSecret: $${name}) { expiresIn } }`,
           variables: { id: CLIENT_ID, [name]: value },
         });
-        assert.equal(answer.status, 400);
+        assert.equal(answer.status, 200);
         assert.equal(answer.errors[0]?.extensions?.code, "BAD_USER_INPUT", answer.text);
         assert.match(answer.errors[0]?.message ?? "", /not echoed/);
         assert.ok(!answer.text.includes("918273645"), answer.text);

@@ -91,7 +91,8 @@ before(async () => {
   const blank = await requestToken(harness, { clientId: "   " });
   assert.equal(blank.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
   const unparsable = await post(harness, JSON.stringify({ query: "mutation {" }));
-  assert.equal(unparsable.status, 400);
+  assert.equal(unparsable.status, 200);
+  assert.match(unparsable.text, /GRAPHQL_PARSE_FAILED/);
 
   // two invalid_client answers lock the client out (LOCKOUT_THRESHOLD=2); the third is refused locally
   for (let i = 0; i < 2; i++) {

@@ -1,6 +1,8 @@
 /**
- * Operation-shape limits, proven over real HTTP against the real service: every refusal is a coded 4xx
- * (or coded GraphQL error) and happens before anything is sent to the (fake) Aspose upstream.
+ * Operation-shape limits, proven over real HTTP against the real service: every refusal is a coded
+ * GraphQL error and happens before anything is sent to the (fake) Aspose upstream. A refused document
+ * is a request error: 200 for a client that accepts application/json, 400 for
+ * application/graphql-response+json (GraphQL over HTTP); a request that is not GraphQL is a 4xx.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -52,7 +54,7 @@ function codes(answer: Answer): (string | undefined)[] {
   return answer.errors.map((error) => error.extensions?.code);
 }
 
-/** A refusal: a 4xx, every error coded, nothing sent upstream. */
+/** A refusal: the expected status, every error coded, nothing sent upstream. */
 function assertRefused(harness: Harness, answer: Answer, status: number | "4xx", code?: string): void {
   if (status === "4xx") assert.ok(answer.status >= 400 && answer.status < 500, `status ${answer.status}`);
   else assert.equal(answer.status, status, answer.text);
@@ -97,7 +99,7 @@ describe("operation limits", () => {
       query: `${VARIABLES_HEADER} { ${aliased(4)} }`,
       variables: CREDENTIALS,
     });
-    assertRefused(harness, answer, 400, "BAD_USER_INPUT");
+    assertRefused(harness, answer, 200, "BAD_USER_INPUT");
     assert.match(answer.errors[0]?.message ?? "", /at most 3/);
   });
 
@@ -113,7 +115,7 @@ describe("operation limits", () => {
     ];
     for (const query of shapes) {
       const answer = await send(harness, { query, variables: CREDENTIALS });
-      assertRefused(harness, answer, 400, "BAD_USER_INPUT");
+      assertRefused(harness, answer, 200, "BAD_USER_INPUT");
     }
   });
 
@@ -133,7 +135,7 @@ describe("operation limits", () => {
           query: `${VARIABLES_HEADER} { ${aliased(2)} }`,
           variables: CREDENTIALS,
         });
-        assertRefused(lowered, refused, 400, "BAD_USER_INPUT");
+        assertRefused(lowered, refused, 200, "BAD_USER_INPUT");
       } finally {
         await lowered.close();
       }
@@ -142,21 +144,21 @@ describe("operation limits", () => {
     }
   });
 
-  test("alias, depth and directive limits are coded 400s, not 500s", async () => {
+  test("alias, depth and directive limits are coded refusals, not 500s", async () => {
     const aliases = await send(harness, {
       query: `{ ${Array.from({ length: 11 }, (_, i) => `s${i}: _service { sdl }`).join(" ")} }`,
     });
-    assertRefused(harness, aliases, 400, "BAD_USER_INPUT");
+    assertRefused(harness, aliases, 200, "BAD_USER_INPUT");
     assert.match(aliases.errors[0]?.message ?? "", /too many aliases/);
 
     const tokenAliases = await send(harness, {
       query: `${VARIABLES_HEADER} { ${aliased(11)} }`,
       variables: CREDENTIALS,
     });
-    assertRefused(harness, tokenAliases, 400, "BAD_USER_INPUT");
+    assertRefused(harness, tokenAliases, 200, "BAD_USER_INPUT");
 
     const depth = await send(harness, { query: `{ ${"a { ".repeat(11)}b${" }".repeat(11)} }` });
-    assertRefused(harness, depth, 400, "BAD_USER_INPUT");
+    assertRefused(harness, depth, 200, "BAD_USER_INPUT");
     assert.match(depth.errors[0]?.message ?? "", /nested too deeply/);
 
     // Depth through fragment spreads counts as well.
@@ -165,12 +167,12 @@ describe("operation limits", () => {
     const spreadDepth = await send(harness, {
       query: `{ ...D0 }${chain} fragment D12 on Query { __typename }`,
     });
-    assertRefused(harness, spreadDepth, 400, "BAD_USER_INPUT");
+    assertRefused(harness, spreadDepth, 200, "BAD_USER_INPUT");
 
     const directives = await send(harness, {
       query: `{ ${Array.from({ length: 11 }, (_, i) => `f${i}: __typename @include(if: true)`).join(" ")} }`,
     });
-    assertRefused(harness, directives, 400, "BAD_USER_INPUT");
+    assertRefused(harness, directives, 200, "BAD_USER_INPUT");
     assert.match(directives.errors[0]?.message ?? "", /too many directives/);
     // The limits themselves are not disclosed.
     for (const answer of [aliases, depth, directives])
@@ -179,12 +181,12 @@ describe("operation limits", () => {
 
   test("the token limit stops a huge document while parsing", async () => {
     const tokens = await send(harness, { query: `{ ${"__typename ".repeat(1001)} }` });
-    assertRefused(harness, tokens, 400, "GRAPHQL_PARSE_FAILED");
+    assertRefused(harness, tokens, 200, "GRAPHQL_PARSE_FAILED");
     const brackets = await send(harness, { query: "{".repeat(10_000) });
-    assertRefused(harness, brackets, 400, "GRAPHQL_PARSE_FAILED");
+    assertRefused(harness, brackets, 200, "GRAPHQL_PARSE_FAILED");
   });
 
-  test("a chain of doubling fragment spreads is a coded 400 (see the rule's own test for its cost)", async () => {
+  test("a chain of doubling fragment spreads is a coded refusal (see the rule's own test for its cost)", async () => {
     // 16 levels of `...F(n+1) ...F(n+1)`: 65,536 accessToken fields if expanded.
     let chain = "";
     for (let i = 0; i < 16; i++) chain += ` fragment F${i} on Mutation { ...F${i + 1} ...F${i + 1} }`;
@@ -192,14 +194,34 @@ describe("operation limits", () => {
       query: `${VARIABLES_HEADER} { ...F0 }${chain} fragment F16 on Mutation { ${TOKEN_FIELD} }`,
       variables: CREDENTIALS,
     });
-    assertRefused(harness, answer, 400, "BAD_USER_INPUT");
+    assertRefused(harness, answer, 200, "BAD_USER_INPUT");
   });
 
-  test("a subscription (this subgraph has none) is a coded 400, not an internal error", async () => {
+  test("a subscription (this subgraph has none) is a coded refusal, not an internal error", async () => {
     for (const query of ["subscription { _service { sdl } }", "subscription _service { sdl }"]) {
       const answer = await send(harness, { query });
-      assertRefused(harness, answer, 400, "GRAPHQL_VALIDATION_FAILED");
+      assertRefused(harness, answer, 200, "GRAPHQL_VALIDATION_FAILED");
       assert.match(answer.errors[0]?.message ?? "", /subscription/);
+    }
+  });
+
+  test("the refusal's status follows Accept: 200 for application/json, 400 for application/graphql-response+json", async () => {
+    const operation = { query: `${VARIABLES_HEADER} { ${aliased(4)} }`, variables: CREDENTIALS };
+    const cases = [
+      [undefined, 200, "application/json"],
+      ["application/json", 200, "application/json"],
+      ["*/*", 200, "application/json"],
+      ["application/graphql-response+json", 400, "application/graphql-response+json"],
+      ["application/graphql-response+json, application/json;q=0.9", 400, "application/graphql-response+json"],
+      ["application/json, application/graphql-response+json;q=0.5", 200, "application/json"],
+    ] as const;
+    // Twice over: the second round is answered from the refusal memory, which keeps one answer per kind.
+    for (let round = 0; round < 2; round++) {
+      for (const [accept, status, type] of cases) {
+        const answer = await send(harness, operation, accept === undefined ? {} : { accept });
+        assertRefused(harness, answer, status, "BAD_USER_INPUT");
+        assert.match(answer.headers.get("content-type") ?? "", new RegExp(`^${type.replace("+", "\\+")}`));
+      }
     }
   });
 
@@ -295,7 +317,7 @@ describe("clientSecret must be a variable", () => {
     const answer = await send(harness, {
       query: `mutation { accessToken(clientId: "${CLIENT_ID}", clientSecret: "${literal}") { tokenType } }`,
     });
-    assertRefused(harness, answer, 400, "BAD_USER_INPUT");
+    assertRefused(harness, answer, 200, "BAD_USER_INPUT");
     assert.match(answer.errors[0]?.message ?? "", /variable/i);
     assert.ok(!answer.text.includes(literal));
     assert.deepEqual(leakedSecrets(harness, [literal]), []);
@@ -308,7 +330,7 @@ describe("clientSecret must be a variable", () => {
       `mutation { ... on Mutation { accessToken(clientId: "a", clientSecret: """${literal}""") { tokenType } } }`,
     ]) {
       const answer = await send(harness, { query });
-      assertRefused(harness, answer, 400, "BAD_USER_INPUT");
+      assertRefused(harness, answer, 200, "BAD_USER_INPUT");
     }
     assert.deepEqual(leakedSecrets(harness, [literal]), []);
   });
@@ -319,7 +341,7 @@ describe("clientSecret must be a variable", () => {
       query: `mutation ($id: String!, $secret: String! = "${literal}") { accessToken(clientId: $id, clientSecret: $secret) { tokenType } }`,
       variables: { id: CLIENT_ID },
     });
-    assertRefused(harness, answer, 400, "BAD_USER_INPUT");
+    assertRefused(harness, answer, 200, "BAD_USER_INPUT");
     assert.match(answer.errors[0]?.message ?? "", /variable/i);
     assert.deepEqual(leakedSecrets(harness, [literal]), []);
   });

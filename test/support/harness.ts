@@ -11,6 +11,7 @@ import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
+import type { Tracing } from "../../src/observability/tracing.js";
 import { createStores } from "../../src/stores/index.js";
 import { lineSink } from "./connector.js";
 import {
@@ -55,6 +56,8 @@ export interface HarnessOptions {
   readonly fake?: FakeAsposeOptions;
   /** An upstream already running (shared by replicas); the harness then neither starts nor closes one. */
   readonly upstream?: FakeAspose;
+  /** OpenTelemetry as main.ts would start it (off when not given). */
+  readonly tracing?: Tracing;
 }
 
 export interface Harness {
@@ -104,6 +107,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     metrics,
     clock: clock.now,
     stores: { ...stores, tokenStore: store },
+    tracing: options.tracing,
   });
   const address = await app.listen(0, "127.0.0.1");
   const origin = `http://127.0.0.1:${address.port}`;
@@ -174,7 +178,10 @@ export async function post(
     harness.responses.push(reply.text);
     return reply;
   }
-  return request(harness, path, { method: "POST", body, headers });
+  // Copied into a Uint8Array over a plain ArrayBuffer: the DOM's BodyInit (in the program through
+  // Hive Gateway's types) refuses a view that might be over a SharedArrayBuffer.
+  const payload = typeof body === "string" ? body : new Uint8Array(body);
+  return request(harness, path, { method: "POST", body: payload, headers });
 }
 
 // fetch cannot choose its source address; node:http can.

@@ -26,6 +26,8 @@ export interface RegionsSubgraph {
   readonly name: "regions";
   readonly url: string;
   readonly typeDefs: DocumentNode;
+  /** The headers of the last request it received, as a gateway forwarded them. */
+  readonly lastHeaders: () => Readonly<Record<string, string | string[] | undefined>>;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,19 @@ export async function startRegionsSubgraph(): Promise<RegionsSubgraph> {
     ]),
     logger: quiet,
   });
-  const { url } = await startStandaloneServer(server, { listen: { port: 0, host: "127.0.0.1" } });
-  return { name: "regions", url, typeDefs: REGIONS_TYPE_DEFS, stop: () => server.stop() };
+  let headers: Record<string, string | string[] | undefined> = {};
+  const { url } = await startStandaloneServer(server, {
+    listen: { port: 0, host: "127.0.0.1" },
+    context: async ({ req }) => {
+      headers = { ...req.headers };
+      return {};
+    },
+  });
+  return {
+    name: "regions",
+    url,
+    typeDefs: REGIONS_TYPE_DEFS,
+    lastHeaders: () => headers,
+    stop: () => server.stop(),
+  };
 }
