@@ -43,7 +43,8 @@ const gateways: Record<"apollo" | "hive" | "hiveRecipe", RunningGateway | undefi
 };
 
 before(async () => {
-  harness = await startHarness();
+  // Each gateway forces a refresh to prove the call reaches Aspose: no forceRefresh bound here.
+  harness = await startHarness({ env: { FORCE_REFRESH_MIN_INTERVAL_SECONDS: "0" } });
   regions = await startRegionsSubgraph();
   const service = await execute<{ _service: { sdl: string } }>(harness, "query { _service { sdl } }");
   subgraphSdl = service.data?._service.sdl ?? "";
