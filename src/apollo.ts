@@ -1,5 +1,8 @@
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
-import { ApolloServerPluginUsageReportingDisabled } from "@apollo/server/plugin/disabled";
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginInlineTrace } from "@apollo/server/plugin/inlineTrace";
 import {
   ApolloServerPluginLandingPageLocalDefault,
@@ -104,6 +107,9 @@ export function createApolloServer(
   if (limits.requireSecretVariables) validationRules.push(secretAsVariableRule);
 
   const plugins: ApolloServerPlugin<ServerContext>[] = [
+    // Apollo computes a cache policy per field by default (a willResolveField hook on every field of
+    // every request) for a Cache-Control header this service always sets to no-store itself.
+    ApolloServerPluginCacheControlDisabled(),
     outcomePlugin,
     specStatusPlugin,
     ...(options.traced ? [tracingPlugin] : []),

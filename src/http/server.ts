@@ -105,6 +105,10 @@ export function createHttpServer(options: HttpServerOptions): HttpEdge {
             // The connection is idle once this answer is out: let a draining server close it now.
             response.on("finish", () => setImmediate(() => options.onDrainedResponse?.()));
           }
+          // A known length instead of chunked framing: clients and gateways can size the answer, and a
+          // keep-alive peer needs no terminating chunk. (Not a syscall saving: measured with strace -c,
+          // both forms leave in one write per answer; see bench/README.md.)
+          headers["content-length"] = String(Buffer.byteLength(reply.body));
           response.writeHead(reply.status, headers);
           response.end(request.method === "HEAD" ? undefined : reply.body);
         }
