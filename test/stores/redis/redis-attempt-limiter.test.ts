@@ -224,8 +224,8 @@ test("a success clears the clientId's counts; counter keys carry only the subjec
   // The settled reservation left its (now empty, so deleted) pending set; the failure counts stay.
   const keys = await scanKeys(redis.client, keyPrefix);
   assert.deepEqual(keys.sort(), [
-    `${keyPrefix}attempts:address:${address}`,
-    `${keyPrefix}attempts:client:${client}`,
+    `${keyPrefix}{attempts}:address:${address}`,
+    `${keyPrefix}{attempts}:client:${client}`,
   ]);
   for (const key of keys) {
     const ttl = await redis.client.pttl(key);
@@ -233,12 +233,12 @@ test("a success clears the clientId's counts; counter keys carry only the subjec
   }
   const second = await limiter.reserve(client, address);
   assert.ok(second.allowed);
-  const pendingTtl = await redis.client.pttl(`${keyPrefix}attempts:client:${client}:pending`);
+  const pendingTtl = await redis.client.pttl(`${keyPrefix}{attempts}:client:${client}:pending`);
   assert.ok(pendingTtl > 0 && pendingTtl <= RESERVATION_TTL_MS, `pending ttl ${pendingTtl}`);
   await second.reservation.succeeded();
   // The clientId starts over; the address keeps its failure (one valid account must not be able to
   // clear the address count between guesses at other clients).
-  assert.deepEqual(await scanKeys(redis.client, keyPrefix), [`${keyPrefix}attempts:address:${address}`]);
+  assert.deepEqual(await scanKeys(redis.client, keyPrefix), [`${keyPrefix}{attempts}:address:${address}`]);
   await deleteKeys(redis.client, keyPrefix);
 });
 

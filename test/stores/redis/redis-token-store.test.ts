@@ -162,7 +162,7 @@ test("a token fetched on one replica is a cache hit on another; the entry is sea
   assert.deepEqual(second.token, first.token);
   assert.equal(upstream.calls, 1);
 
-  const key = `${prefix}token:${credentials.lookupKey}`;
+  const key = `${prefix}token:{${credentials.lookupKey}}`;
   const raw = await redis.client.get(key);
   assert.ok(raw !== null);
   for (const clear of [first.token.accessToken, credentials.clientId, credentials.exposeSecret()]) {
@@ -224,7 +224,7 @@ test("a crashed holder's lock expires and another replica proceeds", async () =>
   let waited = false;
   const cache = replicaCache(clock, { lockTtlMs: 300, onLockWait: () => (waited = true) });
   // A holder that died right after taking the lock: nobody will release it.
-  await redis.client.set(`${prefix}token-lock:${credentials.lookupKey}`, "dead", "PX", 300);
+  await redis.client.set(`${prefix}token-lock:{${credentials.lookupKey}}`, "dead", "PX", 300);
   const result = await obtain(cache, credentials, upstream, clock);
   assert.equal(result.source, "upstream");
   assert.equal(waited, true);
@@ -260,9 +260,9 @@ test("an entry under another lookup key, or for other credentials, is a miss, no
   const a = replicaCache(clock);
   await obtain(a, victim, upstream, clock);
   // Someone with write access copies the victim's entry under the other caller's key.
-  const sealed = await redis.client.get(`${prefix}token:${victim.lookupKey}`);
+  const sealed = await redis.client.get(`${prefix}token:{${victim.lookupKey}}`);
   assert.ok(sealed !== null);
-  await redis.client.set(`${prefix}token:${other.lookupKey}`, sealed, "PX", 60_000);
+  await redis.client.set(`${prefix}token:{${other.lookupKey}}`, sealed, "PX", 60_000);
   const result = await obtain(replicaCache(clock), other, upstream, clock);
   assert.equal(result.source, "upstream");
   assert.equal(upstream.calls, 2);
