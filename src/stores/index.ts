@@ -124,8 +124,11 @@ export function createStores(options: StoresOptions): Stores {
       const client = health.client;
       try {
         if (client.status === "ready") await client.quit();
-        else client.disconnect();
       } catch {
+        // Closed below either way.
+      } finally {
+        // Also after a clean QUIT: disconnect() is what stops a Sentinel client's failover detector
+        // (its own connections to the sentinels), which QUIT leaves reconnecting.
         client.disconnect();
       }
     },

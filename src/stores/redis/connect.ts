@@ -105,6 +105,9 @@ export function sentinelOptions(settings: SentinelSettings): RedisOptions {
     sentinelUsername: settings.sentinelAuth.username,
     sentinelPassword: settings.sentinelAuth.password,
     sentinelRetryStrategy: backOff,
+    // The failover detector's connections to the sentinels reconnect by this; ioredis's default
+    // would not stop either, only back off to 2 s.
+    sentinelReconnectStrategy: backOff,
     sentinelCommandTimeout: Math.max(1_000, timeoutMs * 4),
     // Sentinel announces a promotion (+switch-master): reconnect to the new primary at once rather
     // than on the first failed write.
