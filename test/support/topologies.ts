@@ -8,7 +8,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
+import { pino } from "pino";
 import { freePort } from "../../dev/ports.js";
+import type { SharedStoreConfig } from "../../src/config/index.js";
+import { ServiceMetrics } from "../../src/observability/metrics.js";
+import { connectRedis } from "../../src/stores/redis/connect.js";
+import type { RedisHealth } from "../../src/stores/redis/redis-health.js";
 import { eventually, ThrowawayRedis } from "./replicas.js";
 
 const SLOTS = 16_384;
@@ -107,6 +112,18 @@ export class LocalCluster {
     } finally {
       for (const client of clients) client.disconnect();
     }
+  }
+
+  /** The service's own connection to this cluster (connect.ts), once up; for driving stores directly. */
+  async health(keyPrefix: string): Promise<{ health: RedisHealth; close(): void }> {
+    return connectShared({
+      kind: "cluster",
+      nodes: this.nodes.map((node) => ({ host: "127.0.0.1", port: node.port })),
+      auth: { username: undefined, password: undefined },
+      tls: undefined,
+      keyPrefix,
+      commandTimeoutMs: 1_000,
+    });
   }
 
   /** Kills every node and removes the directory. */
@@ -309,4 +326,23 @@ async function waitForLink(replicaPort: number): Promise<void> {
 export function metricIn(text: string, sample: string): number | undefined {
   const line = text.split("\n").find((candidate) => candidate.startsWith(`${sample} `));
   return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+}
+
+/** The service's own connection (connect.ts) for `settings`, once it reports up. */
+export async function connectShared(
+  settings: SharedStoreConfig,
+): Promise<{ health: RedisHealth; close(): void }> {
+  const health = connectRedis(
+    settings,
+    pino({ level: "silent" }),
+    new ServiceMetrics({ defaultMetrics: false }),
+  );
+  await eventually("the shared store to be up", () => health.up());
+  return {
+    health,
+    close() {
+      health.close();
+      health.client.disconnect();
+    },
+  };
 }
