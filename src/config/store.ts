@@ -62,6 +62,7 @@ export type SharedStoreConfig = Exclude<StoreConfig, { kind: "memory" }>;
 
 // Settings that only make sense for a topology given by separate variables: REDIS_URL carries its own
 // user, password and TLS (redis://user:pass@host, rediss://), so one place says how to connect.
+// REDIS_TLS=off is the default written out (.env.example), so only "on" counts as set.
 const NOT_WITH_URL = ["REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_TLS"] as const;
 const SENTINEL_ONLY = [
   "REDIS_SENTINEL_MASTER",
@@ -86,6 +87,8 @@ export function storeConfig(env: Env): StoreConfig {
       `Set only one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (got ${given.join(", ")})`,
     );
   const kind = given[0];
+  const isSet = (name: string): boolean =>
+    name === "REDIS_TLS" ? flag(env, name, false) : optionalText(env, name) !== undefined;
   if (kind !== "REDIS_SENTINELS") {
     for (const name of SENTINEL_ONLY) {
       if (optionalText(env, name) !== undefined)
@@ -94,7 +97,7 @@ export function storeConfig(env: Env): StoreConfig {
   }
   if (kind === undefined) {
     for (const name of [...NOT_WITH_URL, "REDIS_TLS_CA_FILE"]) {
-      if (optionalText(env, name) !== undefined)
+      if (isSet(name))
         throw new ConfigError(
           `${name} needs a shared store: REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS`,
         );
@@ -103,7 +106,7 @@ export function storeConfig(env: Env): StoreConfig {
   }
   if (kind === "REDIS_URL") {
     for (const name of NOT_WITH_URL) {
-      if (optionalText(env, name) !== undefined)
+      if (isSet(name))
         throw new ConfigError(
           `${name} is not read with REDIS_URL: put the user, password or rediss:// in the URL`,
         );

@@ -136,6 +136,12 @@ test("REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS are refused with REDIS_URL (i
     refuses({ REDIS_URL: "redis://127.0.0.1:6379", [name]: "on" }, name, "REDIS_URL");
     refuses({ [name]: "on" }, name);
   }
+  // The default written out, as .env.example does, is not a setting.
+  assert.equal(
+    loadConfig({ TOKEN_CACHE_KEY: KEY, REDIS_URL: "redis://127.0.0.1:6379", REDIS_TLS: "off" }).store.kind,
+    "redis",
+  );
+  assert.equal(loadConfig({ REDIS_TLS: "off" }).store.kind, "memory");
 });
 
 test("REDIS_TLS must be a flag; REDIS_TLS_CA_FILE needs TLS and a readable PEM file", () => {
