@@ -15,7 +15,7 @@ import { type UpstreamConfig, upstreamConfig } from "./upstream.js";
 export type { LimitsConfig, LockoutConfig } from "./limits.js";
 export { ConfigError, type Env } from "./parse.js";
 export type { NodeEnv, ServerConfig } from "./server.js";
-export type { StoreConfig } from "./store.js";
+export type { RedisAuth, RedisNode, RedisTls, SharedStoreConfig, StoreConfig } from "./store.js";
 export type { LogLevel, TelemetryConfig, TracingConfig } from "./telemetry.js";
 export type { TokensConfig } from "./tokens.js";
 export type { UpstreamConfig } from "./upstream.js";
@@ -43,7 +43,7 @@ export function loadConfig(env: Env): Config {
   // per-process key would make every replica's entries unreadable to the others.
   if (config.store.kind !== "memory" && config.tokens.keySource === "random") {
     throw new ConfigError(
-      "TOKEN_CACHE_KEY must be set when REDIS_URL is set (every replica needs the same one)",
+      "TOKEN_CACHE_KEY must be set with a shared store (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): every replica needs the same one",
     );
   }
   return deepFreeze(config);

@@ -16,6 +16,7 @@ export class ServiceMetrics implements UpstreamObserver {
   readonly #lockouts: Counter<"subject">;
   readonly #refusals: Counter<"reason">;
   readonly #sharedStoreUp: Gauge;
+  readonly #sharedStoreTopology: Gauge<"topology">;
   readonly #sharedStoreFallbacks: Counter<"operation">;
   readonly #sharedLockWaits: Counter;
   readonly #refreshAhead: Counter<"outcome">;
@@ -64,6 +65,12 @@ export class ServiceMetrics implements UpstreamObserver {
     this.#sharedStoreUp = new Gauge({
       name: "shared_store_up",
       help: "1 when the shared store (Redis) is configured and reachable, 0 when configured and down, absent when not configured",
+      registers: [this.registry],
+    });
+    this.#sharedStoreTopology = new Gauge({
+      name: "shared_store_topology",
+      help: "1 for the shared store's topology (standalone, cluster or sentinel), absent when not configured",
+      labelNames: ["topology"],
       registers: [this.registry],
     });
     this.#sharedStoreFallbacks = new Counter({
@@ -141,6 +148,11 @@ export class ServiceMetrics implements UpstreamObserver {
 
   sharedStoreUp(up: boolean): void {
     this.#sharedStoreUp.set(up ? 1 : 0);
+  }
+
+  /** Records which topology the shared store runs as (an info-style gauge). */
+  sharedStoreTopology(topology: "standalone" | "cluster" | "sentinel"): void {
+    this.#sharedStoreTopology.set({ topology }, 1);
   }
 
   /** Counts one shared store operation answered from local state. */

@@ -1,7 +1,9 @@
 /**
  * The one place that turns Config into the stores the token service runs on: the token store, the
- * attempt limiter and the known-good credentials (verifiers), in memory or shared through Redis. main.ts, the dev server and the tests all reach
- * it through createApp, so every mode is wired the same way.
+ * attempt limiter and the known-good credentials (verifiers), in memory or shared through Redis (one
+ * server, a Redis Cluster, or a primary found through Sentinel: only the connection differs, see
+ * redis/connect.ts). main.ts, the dev server and the tests all reach it through createApp, so every
+ * mode is wired the same way.
  */
 import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
@@ -36,7 +38,10 @@ export interface Stores {
   readonly tokenStore: TokenStore;
   readonly limiter: AttemptLimiter;
   readonly verifiers: VerifierStore;
-  /** Each shared store's state for /readyz ("up" or "down"); empty when everything is in memory. */
+  /**
+   * Each shared store's state for /readyz ("up" or "down", and its topology: standalone, cluster or
+   * sentinel); empty when everything is in memory.
+   */
   readiness(): Readonly<Record<string, string>>;
   /** Releases timers and connections, after the app has stopped serving. */
   close(): Promise<void>;
@@ -112,15 +117,18 @@ export function createStores(options: StoresOptions): Stores {
     tokenStore,
     limiter,
     verifiers,
-    readiness: () => ({ redis: health.up() ? "up" : "down" }),
+    readiness: () => ({ redis: health.up() ? "up" : "down", redisTopology: health.topology }),
     close: async () => {
       await Promise.all([tokenStore.close(), limiter.close(), verifiers.close()]);
       health.close();
       const client = health.client;
       try {
         if (client.status === "ready") await client.quit();
-        else client.disconnect();
       } catch {
+        // Closed below either way.
+      } finally {
+        // Also after a clean QUIT: disconnect() is what stops a Sentinel client's failover detector
+        // (its own connections to the sentinels), which QUIT leaves reconnecting.
         client.disconnect();
       }
     },

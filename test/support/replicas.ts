@@ -4,9 +4,11 @@
  * by line so tests can read logs; the "ready" line is found by its `port` field only, so a change to its
  * message or other fields does not break the helpers.
  */
+
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import { freePort } from "../../dev/ports.js";
 import { type Child, spawnChild } from "../../dev/spawn.js";
@@ -136,39 +138,81 @@ export async function metricValue(replica: Replica, sample: string): Promise<num
   return 0;
 }
 
-/** Every key under `prefix` (SCAN, never KEYS). */
-export async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
+/** Every key under `prefix` (SCAN, never KEYS); on a cluster, on every master. */
+export async function scanKeys(client: Redis | Cluster, prefix: string): Promise<string[]> {
+  const nodes = client instanceof Cluster ? client.nodes("master") : [client];
   const keys: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, batch] = await client.scan(cursor, "MATCH", `${globEscape(prefix)}*`, "COUNT", 500);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== "0");
+  for (const node of nodes) {
+    let cursor = "0";
+    do {
+      const [next, batch] = await node.scan(cursor, "MATCH", `${globEscape(prefix)}*`, "COUNT", 500);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== "0");
+  }
   return [...new Set(keys)];
 }
 
 /** Deletes every key under `prefix`. */
-export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
-  const keys = await scanKeys(client, prefix);
-  if (keys.length > 0) await client.del(...keys);
+export async function deleteKeys(client: Redis | Cluster, prefix: string): Promise<void> {
+  // One DEL per key: on a cluster the keys live in different slots.
+  for (const key of await scanKeys(client, prefix)) await client.del(key);
+}
+
+/**
+ * Fails if any key name or value (strings, hashes, sorted sets), raw or decoded from base64 as sealed
+ * entries are, holds any of `forbidden`.
+ */
+export async function assertNothingInClear(
+  client: Redis | Cluster,
+  keys: readonly string[],
+  forbidden: readonly string[],
+): Promise<void> {
+  for (const key of keys) {
+    const values: Buffer[] = [];
+    const type = await client.type(key);
+    if (type === "string") values.push((await client.getBuffer(key)) ?? Buffer.alloc(0));
+    else if (type === "hash") values.push(...Object.values(await client.hgetallBuffer(key)));
+    else if (type === "zset") values.push(...(await client.zrangeBuffer(key, "0", "-1")));
+    else if (type !== "none") assert.fail(`unexpected ${type} at ${key}`);
+    for (const clear of forbidden) {
+      assert.equal(key.includes(clear), false, `key name ${key} holds a secret`);
+      for (const value of values) {
+        const decoded = Buffer.from(value.toString("latin1"), "base64url");
+        assert.equal(value.includes(Buffer.from(clear)), false, `value at ${key} holds a secret`);
+        assert.equal(decoded.includes(Buffer.from(clear)), false, `decoded value at ${key} holds a secret`);
+      }
+    }
+  }
 }
 
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`);
 }
 
+/** How a throwaway server runs beyond its port: extra arguments, and the line that says it is ready. */
+export interface ThrowawayRedisOptions {
+  /** Placed first: a config file path (Sentinel) must come before the options. */
+  readonly leadingArgs?: readonly string[];
+  readonly args?: readonly string[];
+  readonly port?: number;
+  /** Defaults to Redis's "Ready to accept connections"; Sentinel writes "+monitor" instead. */
+  readonly readyLine?: string;
+}
+
 /** A throwaway redis-server (no persistence) that tests may stop and start again on the same port. */
 export class ThrowawayRedis {
   readonly port: number;
+  readonly #options: ThrowawayRedisOptions;
   #child: Child | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, options: ThrowawayRedisOptions) {
     this.port = port;
+    this.#options = options;
   }
 
-  static async start(): Promise<ThrowawayRedis> {
-    const server = new ThrowawayRedis(await freePort());
+  static async start(options: ThrowawayRedisOptions = {}): Promise<ThrowawayRedis> {
+    const server = new ThrowawayRedis(options.port ?? (await freePort()), options);
     await server.resume();
     return server;
   }
@@ -177,20 +221,26 @@ export class ThrowawayRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** True while the process runs. */
+  get running(): boolean {
+    return this.#child !== undefined && !this.#child.hasExited();
+  }
+
   /** Starts the server (again) on its port; resolves once it accepts connections. */
   async resume(timeoutMs = 10_000): Promise<void> {
+    const { leadingArgs = [], args = [], readyLine = "Ready to accept connections" } = this.#options;
     const child = spawnChild({
       command: "redis-server",
-      args: ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      args: [
+        ...leadingArgs,
+        ...["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        ...args,
+      ],
       env: {},
     });
     this.#child = child;
     try {
-      await child.waitForLine(
-        (line) => line.includes("Ready to accept connections"),
-        "its ready line",
-        timeoutMs,
-      );
+      await child.waitForLine((line) => line.includes(readyLine), "its ready line", timeoutMs);
     } catch (error) {
       await child.kill();
       throw error;
@@ -237,6 +287,8 @@ export async function connectHealth(
   });
   const metrics = options.metrics ?? new ServiceMetrics({ defaultMetrics: false });
   const health = new RedisHealth(client, {
+    topology: "standalone",
+    deadlineMs: 500,
     logger: options.logger ?? pino({ level: "silent" }),
     observer: metrics,
     probeIntervalMs: 100,

@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { SharedClient } from "./redis-health.js";
 
 /**
  * A Lua script run atomically on Redis: by its SHA1 (EVALSHA), sending the source only when the
- * server does not have it cached yet (after a restart or SCRIPT FLUSH).
+ * server does not have it cached yet (after a restart or SCRIPT FLUSH, or on a cluster node or a
+ * promoted replica that has never run it). On a cluster every key of one call must share a hash tag
+ * (one slot), or Redis refuses it with CROSSSLOT: callers name their keys so.
  */
 export class LuaScript {
   readonly #source: string;
@@ -17,7 +19,11 @@ export class LuaScript {
   }
 
   /** Runs the script with exactly `keyCount` keys, then its arguments. */
-  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(
+    client: SharedClient,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
     if (keys.length !== this.#keyCount) throw new RangeError(`expected ${this.#keyCount} keys`);
     try {
       return await client.evalsha(this.#sha, this.#keyCount, ...keys, ...args);

@@ -1,5 +1,11 @@
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "pino";
+
+/** A connection to the shared store: one Redis (standalone or through Sentinel) or a Redis Cluster. */
+export type SharedClient = Redis | Cluster;
+
+/** How the shared store is deployed, as /readyz and the metrics name it. */
+export type SharedStoreTopology = "standalone" | "cluster" | "sentinel";
 
 /** The shared store operations that fall back to local state when Redis cannot answer. */
 export type SharedStoreOperation = "token_read" | "token_write" | "lock" | "limiter";
@@ -7,6 +13,7 @@ export type SharedStoreOperation = "token_read" | "token_write" | "lock" | "limi
 /** Where the store's health is reported (ServiceMetrics). */
 export interface SharedStoreObserver {
   sharedStoreUp(up: boolean): void;
+  sharedStoreTopology(topology: SharedStoreTopology): void;
   sharedStoreFallback(operation: SharedStoreOperation): void;
 }
 
@@ -19,6 +26,7 @@ export type Attempt<T> =
   | { readonly ok: false; readonly reason: "down" | "failed" | "refused" };
 
 export interface RedisHealthOptions {
+  readonly topology: SharedStoreTopology;
   readonly logger: Logger;
   readonly observer: SharedStoreObserver;
   /** While down with the connection still open (Redis hung), how often a PING checks for recovery. */
@@ -28,6 +36,17 @@ export interface RedisHealthOptions {
    * no success in between: one late reply (a busy event loop fires the timeout first) is not an outage.
    */
   readonly tripAfterMs: number;
+  /**
+   * The longest a command may take, whatever the client does meanwhile: a cluster client retries a
+   * command on its own through a failover or a slot move (MOVED, ASK, TRYAGAIN, CLUSTERDOWN), past
+   * any one node's command timeout. Past this the caller uses local state, as for a timeout.
+   */
+  readonly deadlineMs: number;
+}
+
+/** Thrown when a command outlives RedisHealthOptions.deadlineMs (it may still run on the server). */
+class DeadlineExceeded extends Error {
+  override readonly name = "DeadlineExceeded";
 }
 
 /**
@@ -38,24 +57,29 @@ export interface RedisHealthOptions {
  */
 export class RedisHealth {
   readonly name = "redis";
-  readonly client: Redis;
+  readonly client: SharedClient;
+  readonly topology: SharedStoreTopology;
   readonly #logger: Logger;
   readonly #observer: SharedStoreObserver;
   readonly #probeIntervalMs: number;
   readonly #tripAfterMs: number;
+  readonly #deadlineMs: number;
   #failingSince: number | undefined;
   #refusing = false;
   #state: "starting" | "up" | "down" = "starting";
   #probe: NodeJS.Timeout | undefined;
   #closing = false;
 
-  constructor(client: Redis, options: RedisHealthOptions) {
+  constructor(client: SharedClient, options: RedisHealthOptions) {
     this.client = client;
+    this.topology = options.topology;
+    this.#deadlineMs = options.deadlineMs;
     this.#logger = options.logger;
     this.#observer = options.observer;
     this.#probeIntervalMs = options.probeIntervalMs;
     this.#tripAfterMs = options.tripAfterMs;
     this.#observer.sharedStoreUp(false);
+    this.#observer.sharedStoreTopology(options.topology);
     client.on("ready", () => this.#markUp());
     // Without an "error" listener a connection failure would be an unhandled error event.
     client.on("error", (error: Error) => this.#markDown(error));
@@ -73,14 +97,14 @@ export class RedisHealth {
    */
   async attempt<T>(
     operation: SharedStoreOperation,
-    command: (client: Redis) => Promise<T>,
+    command: (client: SharedClient) => Promise<T>,
   ): Promise<Attempt<T>> {
     if (this.#state !== "up") {
       this.#observer.sharedStoreFallback(operation);
       return { ok: false, reason: "down" };
     }
     try {
-      const value = await command(this.client);
+      const value = await this.#bounded(command(this.client));
       this.#failingSince = undefined;
       this.#refusing = false;
       return { ok: true, value };
@@ -94,6 +118,23 @@ export class RedisHealth {
   close(): void {
     this.#closing = true;
     this.#stopProbe();
+  }
+
+  async #bounded<T>(pending: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new DeadlineExceeded("shared store command deadline")),
+        this.#deadlineMs,
+      );
+    });
+    try {
+      return await Promise.race([pending, deadline]);
+    } finally {
+      clearTimeout(timer);
+      // A command past its deadline settles later, unobserved: its failure is already reported.
+      pending.catch(() => {});
+    }
   }
 
   #failed(error: unknown, operation: SharedStoreOperation): "down" | "failed" | "refused" {

@@ -47,6 +47,7 @@ return 0`,
 
 /**
  * Issued tokens shared by replicas through Redis, sealed (see TokenSealer), with a local tier in front.
+ * Keys: `<prefix>token:{<lookup key>}` (the sealed entry) and `<prefix>token-lock:{<lookup key>}`.
  * An entry's version is its sealed text, so a claim can tell a newer write from the one a caller saw.
  * When Redis is down or slow every operation falls back to local state: tokens are still served, only
  * sharing pauses. Freshness and single flight are the token service's; this is storage.
@@ -94,7 +95,7 @@ export class RedisTokenStore implements TokenStore {
 
   async claim(credential: Credential, seen: StoredToken | undefined): Promise<FetchClaim> {
     const tokenKey = this.#tokenKey(credential);
-    const lockKey = `${this.#prefix}token-lock:${credential.lookupKey}`;
+    const lockKey = `${this.#prefix}token-lock:{${credential.lookupKey}}`;
     const owner = randomBytes(16).toString("base64url");
     let baseline = seen?.version ?? "";
     // Twice at most: an entry that does not open for these credentials is passed over once.
@@ -148,8 +149,10 @@ export class RedisTokenStore implements TokenStore {
     return stored;
   }
 
+  // The entry and its lock share the hash tag {lookupKey}: ACQUIRE touches both, so on a cluster they
+  // must live in one slot, and entries for different credentials still spread over the slots.
   #tokenKey(credential: Credential): string {
-    return `${this.#prefix}token:${credential.lookupKey}`;
+    return `${this.#prefix}token:{${credential.lookupKey}}`;
   }
 }
 

@@ -11,6 +11,7 @@ import type { RedisHealth } from "../../../src/stores/redis/redis-health.js";
 import { RedisVerifierStore } from "../../../src/stores/redis/redis-verifier-store.js";
 import { TestClock } from "../../support/harness.js";
 import { connectHealth, deleteKeys, scanKeys, uniquePrefix } from "../../support/replicas.js";
+import { LocalCluster } from "../../support/topologies.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const POLICY: LockoutPolicy = {
@@ -24,13 +25,20 @@ const RESERVATION_TTL_MS = 30_000;
 
 const prefix = uniquePrefix("limiter");
 let redis: Awaited<ReturnType<typeof connectHealth>>;
+// The same rules on a real 3-master Redis Cluster: every script's keys share one hash tag.
+let cluster: LocalCluster;
+let onCluster: { health: RedisHealth; close(): void };
 
 before(async () => {
   redis = await connectHealth(REDIS_URL);
+  cluster = await LocalCluster.start(3);
+  onCluster = await cluster.health(prefix);
 });
 after(async () => {
   await deleteKeys(redis.client, prefix);
   await redis.close();
+  onCluster?.close();
+  await cluster?.stop();
 });
 
 function redisLimiter(
@@ -75,14 +83,14 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
   }),
 );
 
-test("the Redis limiter answers exactly as the in-memory one, step by step", async () => {
+async function equivalence(health: () => RedisHealth): Promise<void> {
   await fc.assert(
     fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 40 }), async (operations) => {
       const clock = new TestClock();
       const memoryLockouts: string[] = [];
       const redisLockouts: string[] = [];
       const memory = new MemoryAttemptLimiter(POLICY, clock.now, (s) => memoryLockouts.push(s));
-      const shared = redisLimiter(redis.health, clock, prefix, (s) => redisLockouts.push(s));
+      const shared = redisLimiter(health(), clock, prefix, (s) => redisLockouts.push(s));
       const clients = [subject(), subject()];
       const addresses = [subject(), subject()];
       const open: [AttemptReservation, AttemptReservation][] = [];
@@ -118,7 +126,13 @@ test("the Redis limiter answers exactly as the in-memory one, step by step", asy
     }),
     { numRuns: 40 },
   );
-});
+}
+
+test("the Redis limiter answers exactly as the in-memory one, step by step", () =>
+  equivalence(() => redis.health));
+
+test("on a Redis Cluster too, the limiter answers exactly as the in-memory one", () =>
+  equivalence(() => onCluster.health));
 
 test("failures on one replica lock the clientId out on another, with a growing back-off", async () => {
   const clock = new TestClock();
@@ -143,9 +157,9 @@ test("failures on one replica lock the clientId out on another, with a growing b
   assert.equal((await replicaA.lockedFor(client, subject()))?.retryAfterSeconds, 10);
 });
 
-test("attempts in flight on other replicas count: a burst cannot slip past the threshold", async () => {
+async function burst(health: RedisHealth): Promise<void> {
   const clock = new TestClock();
-  const replicas = [redisLimiter(redis.health, clock), redisLimiter(redis.health, clock)];
+  const replicas = [redisLimiter(health, clock), redisLimiter(health, clock)];
   const client = subject();
   const results = await Promise.all(
     Array.from({ length: 10 }, (_, i) => replicas[i % 2]?.reserve(client, subject())),
@@ -153,7 +167,13 @@ test("attempts in flight on other replicas count: a burst cannot slip past the t
   assert.equal(results.filter((result) => result?.allowed).length, POLICY.threshold);
   const refused = results.find((result) => result !== undefined && !result.allowed);
   assert.deepEqual(refused, { allowed: false, retryAfterSeconds: 1, reason: "client_busy" });
-});
+}
+
+test("attempts in flight on other replicas count: a burst cannot slip past the threshold", () =>
+  burst(redis.health));
+
+test("on a Redis Cluster too, a burst over two replicas cannot slip past the threshold", () =>
+  burst(onCluster.health));
 
 test("an address's attempts in flight count from its first request, across replicas (concurrent spraying)", async () => {
   const clock = new TestClock();
@@ -224,8 +244,8 @@ test("a success clears the clientId's counts; counter keys carry only the subjec
   // The settled reservation left its (now empty, so deleted) pending set; the failure counts stay.
   const keys = await scanKeys(redis.client, keyPrefix);
   assert.deepEqual(keys.sort(), [
-    `${keyPrefix}attempts:address:${address}`,
-    `${keyPrefix}attempts:client:${client}`,
+    `${keyPrefix}{attempts}:address:${address}`,
+    `${keyPrefix}{attempts}:client:${client}`,
   ]);
   for (const key of keys) {
     const ttl = await redis.client.pttl(key);
@@ -233,12 +253,12 @@ test("a success clears the clientId's counts; counter keys carry only the subjec
   }
   const second = await limiter.reserve(client, address);
   assert.ok(second.allowed);
-  const pendingTtl = await redis.client.pttl(`${keyPrefix}attempts:client:${client}:pending`);
+  const pendingTtl = await redis.client.pttl(`${keyPrefix}{attempts}:client:${client}:pending`);
   assert.ok(pendingTtl > 0 && pendingTtl <= RESERVATION_TTL_MS, `pending ttl ${pendingTtl}`);
   await second.reservation.succeeded();
   // The clientId starts over; the address keeps its failure (one valid account must not be able to
   // clear the address count between guesses at other clients).
-  assert.deepEqual(await scanKeys(redis.client, keyPrefix), [`${keyPrefix}attempts:address:${address}`]);
+  assert.deepEqual(await scanKeys(redis.client, keyPrefix), [`${keyPrefix}{attempts}:address:${address}`]);
   await deleteKeys(redis.client, keyPrefix);
 });
 

@@ -21,19 +21,27 @@ import {
   ThrowawayRedis,
   uniquePrefix,
 } from "../../support/replicas.js";
+import { LocalCluster } from "../../support/topologies.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const SERVER_KEY = randomBytes(32);
 const keyer = new CredentialKeyer(SERVER_KEY, "http://127.0.0.1/connect/token");
 const prefix = uniquePrefix("token-cache");
 let redis: Awaited<ReturnType<typeof connectHealth>>;
+// The claim (entry + lock in one script) on a real 3-master Redis Cluster too.
+let cluster: LocalCluster;
+let onCluster: { health: RedisHealth; close(): void };
 
 before(async () => {
   redis = await connectHealth(REDIS_URL);
+  cluster = await LocalCluster.start(3);
+  onCluster = await cluster.health(prefix);
 });
 after(async () => {
   await deleteKeys(redis.client, prefix);
   await redis.close();
+  onCluster?.close();
+  await cluster?.stop();
 });
 
 /** A replica's store: its own local tier, the shared Redis. */
@@ -162,7 +170,7 @@ test("a token fetched on one replica is a cache hit on another; the entry is sea
   assert.deepEqual(second.token, first.token);
   assert.equal(upstream.calls, 1);
 
-  const key = `${prefix}token:${credentials.lookupKey}`;
+  const key = `${prefix}token:{${credentials.lookupKey}}`;
   const raw = await redis.client.get(key);
   assert.ok(raw !== null);
   for (const clear of [first.token.accessToken, credentials.clientId, credentials.exposeSecret()]) {
@@ -196,13 +204,13 @@ test("a forceRefresh on one replica reaches another once its local copy is not u
   assert.equal(upstream.calls, 2);
 });
 
-test("concurrent callers on two replicas share one upstream fetch", async () => {
+async function sharedFetch(health: RedisHealth): Promise<void> {
   const clock = new TestClock();
   const upstream = new Upstream(clock);
   const credentials = newCredentials();
   let waits = 0;
-  const a = replicaCache(clock, { onLockWait: () => waits++ });
-  const b = replicaCache(clock, { onLockWait: () => waits++ });
+  const a = replicaCache(clock, { health, onLockWait: () => waits++ });
+  const b = replicaCache(clock, { health, onLockWait: () => waits++ });
   upstream.hold();
   const results = Array.from({ length: 40 }, (_, i) =>
     obtain(i % 2 === 0 ? a : b, credentials, upstream, clock),
@@ -215,21 +223,31 @@ test("concurrent callers on two replicas share one upstream fetch", async () => 
   assert.equal(new Set(settled.map((result) => result.token.accessToken)).size, 1);
   assert.equal(settled.filter((result) => result.source === "upstream").length, 1);
   assert.ok(settled.every((result) => result.source !== "cache"));
-});
+}
 
-test("a crashed holder's lock expires and another replica proceeds", async () => {
+test("concurrent callers on two replicas share one upstream fetch", () => sharedFetch(redis.health));
+
+test("on a Redis Cluster too, concurrent callers on two replicas share one upstream fetch", () =>
+  sharedFetch(onCluster.health));
+
+async function crashedHolder(health: RedisHealth): Promise<void> {
   const clock = new TestClock();
   const upstream = new Upstream(clock);
   const credentials = newCredentials();
   let waited = false;
-  const cache = replicaCache(clock, { lockTtlMs: 300, onLockWait: () => (waited = true) });
+  const cache = replicaCache(clock, { health, lockTtlMs: 300, onLockWait: () => (waited = true) });
   // A holder that died right after taking the lock: nobody will release it.
-  await redis.client.set(`${prefix}token-lock:${credentials.lookupKey}`, "dead", "PX", 300);
+  await health.client.set(`${prefix}token-lock:{${credentials.lookupKey}}`, "dead", "PX", 300);
   const result = await obtain(cache, credentials, upstream, clock);
   assert.equal(result.source, "upstream");
   assert.equal(waited, true);
   assert.equal(upstream.calls, 1);
-});
+}
+
+test("a crashed holder's lock expires and another replica proceeds", () => crashedHolder(redis.health));
+
+test("on a Redis Cluster too, a crashed holder's lock expires and another replica proceeds", () =>
+  crashedHolder(onCluster.health));
 
 test("a holder whose fetch fails releases the lock, and a waiting replica fetches for itself", async () => {
   const clock = new TestClock();
@@ -260,9 +278,9 @@ test("an entry under another lookup key, or for other credentials, is a miss, no
   const a = replicaCache(clock);
   await obtain(a, victim, upstream, clock);
   // Someone with write access copies the victim's entry under the other caller's key.
-  const sealed = await redis.client.get(`${prefix}token:${victim.lookupKey}`);
+  const sealed = await redis.client.get(`${prefix}token:{${victim.lookupKey}}`);
   assert.ok(sealed !== null);
-  await redis.client.set(`${prefix}token:${other.lookupKey}`, sealed, "PX", 60_000);
+  await redis.client.set(`${prefix}token:{${other.lookupKey}}`, sealed, "PX", 60_000);
   const result = await obtain(replicaCache(clock), other, upstream, clock);
   assert.equal(result.source, "upstream");
   assert.equal(upstream.calls, 2);
