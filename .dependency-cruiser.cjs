@@ -21,9 +21,10 @@ module.exports = {
     {
       name: "composition-root-on-top",
       severity: "error",
-      comment: "Only main.ts builds the app; nothing else may import the composition root.",
-      from: { path: "^src/", pathNot: "^src/main\\.ts$" },
-      to: { path: "^src/(app|main)\\.ts$" },
+      comment:
+        "Only main.ts builds the app (app.ts, with upstream.ts); nothing else may import the composition root.",
+      from: { path: "^src/", pathNot: "^src/(main|app)\\.ts$" },
+      to: { path: "^src/(app|main|upstream)\\.ts$" },
     },
     {
       name: "domain-depends-on-ports-only",

@@ -3,7 +3,6 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApolloServer } from "./apollo.js";
-import { AsposeTokenClient } from "./aspose/token-client.js";
 import type { Config } from "./config/index.js";
 import { contextFactory } from "./context.js";
 import { HttpCode } from "./errors.js";
@@ -16,12 +15,10 @@ import { CredentialGate } from "./limits/credential-gate.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { activeSpan, TRACING_OFF, TraceAttribute, type Tracing } from "./observability/tracing.js";
 import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
-import { Bulkhead } from "./tokens/bulkhead.js";
-import { CircuitBreaker } from "./tokens/circuit-breaker.js";
 import { CredentialKeyer } from "./tokens/credential.js";
 import { TokenService } from "./tokens/token-service.js";
 import type { Clock } from "./tokens/types.js";
-import { SERVICE_VERSION } from "./version.js";
+import { createUpstream } from "./upstream.js";
 
 /** What the app is built from; everything process-wide is made once by main.ts and injected. */
 export interface AppOptions {
@@ -76,36 +73,12 @@ export function createApp(options: AppOptions): App {
   const tracing = options.tracing ?? TRACING_OFF;
   const clock = options.clock ?? Date.now;
   const stores = options.stores ?? createStores({ config, logger, metrics, clock });
-  const client = new AsposeTokenClient({
-    ...config.upstream,
-    userAgent: `aspose-token-subgraph/${SERVICE_VERSION} (+node ${process.versions.node})`,
-    clock,
-    logger: logger.child({ component: "aspose" }),
-    observer: metrics,
-    tracer: tracing.tracer,
-  });
-  const { upstream, tokens } = config;
-  // The breaker sees only real upstream outcomes; the bulkhead in front of it bounds waiting callers
-  // (a refusal by an open circuit passes through it at once).
-  const breaker = new CircuitBreaker(client, {
-    threshold: upstream.breakerThreshold,
-    cooldownMs: upstream.breakerCooldownMs,
-    clock,
-    onStateChange: (state) => {
-      metrics.circuitState(state);
-      logger.warn({ circuit: state }, "Aspose circuit breaker changed state");
-    },
-  });
-  const issuer = new Bulkhead(breaker, {
-    maxConcurrent: upstream.maxConcurrentCalls,
-    maxWaitMs: upstream.queueWaitMs,
-    onShed: () => metrics.upstreamShed(),
-  });
-  metrics.circuitState("closed");
-  const keyer = new CredentialKeyer(tokens.key, client.tokenUrl);
+  const { tokens } = config;
+  const upstream = createUpstream({ config, logger, metrics, clock, tracer: tracing.tracer });
+  const keyer = new CredentialKeyer(tokens.key, upstream.tokenUrl);
   metrics.watchTokenCacheSize(() => stores.tokenStore.size());
   const service = new TokenService({
-    issuer,
+    issuer: upstream.issuer,
     store: stores.tokenStore,
     gate: new CredentialGate({
       limiter: stores.limiter,
@@ -137,7 +110,7 @@ export function createApp(options: AppOptions): App {
   // An open circuit does not either: cached tokens are still served. Both are shown for operators.
   const readiness = (): Readiness => ({
     ready: started && !draining,
-    checks: { ...stores.readiness(), upstream: breaker.state },
+    checks: { ...stores.readiness(), upstream: upstream.circuit() },
   });
 
   const { server: serverConfig } = config;

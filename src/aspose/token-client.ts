@@ -2,10 +2,8 @@
  * The connector to Aspose's token endpoint: one class, one configured got instance, domain records out
  * and coded GraphQLErrors for every failure. Wire shapes and got's objects never leave this module.
  */
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
 import { type Span, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
-import got, { type Got, type Response } from "got";
+import type { Got, Response } from "got";
 import type { Logger } from "pino";
 import type { UpstreamConfig } from "../config/index.js";
 import { type ServiceError, upstreamBadResponse } from "../errors.js";
@@ -22,6 +20,7 @@ import {
   translateFailure,
   type UpstreamOutcome,
 } from "./failures.js";
+import { setDeadline, tokenHttpClient } from "./http-client.js";
 import { readTokenClaims } from "./jwt-claims.js";
 import { checkTokenResponse, MIN_TOKEN_LIFETIME_SECONDS } from "./wire.js";
 
@@ -57,26 +56,7 @@ export interface AsposeTokenClientOptions extends AsposeSettings {
  */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
-// Safe to retry: nothing was issued, or issuing again is harmless (a token request has no side
-// effect a second request could double). 500 is left out: it usually repeats, and Aspose's 500s are
-// answers, not outages. A 400 such as invalid_client is never retried.
-const RETRY_STATUS_CODES = [429, 502, 503, 504];
-const RETRY_ERROR_CODES = [
-  "ETIMEDOUT",
-  "ECONNRESET",
-  "EADDRINUSE",
-  "ECONNREFUSED",
-  "EPIPE",
-  "ENOTFOUND",
-  "ENETUNREACH",
-  "EAI_AGAIN",
-];
-
-// Each call's deadline, found from the call's own abort signal when got asks whether to retry. (got's
-// per-call `context` option would carry it too, but merging it costs more than the whole lookup.)
-const deadlines = new WeakMap<AbortSignal, number>();
-
-/** Exchanges client credential for an Aspose access token over one keep-alive got client. */
+/** Exchanges client credentials for an Aspose access token over one keep-alive got client. */
 export class AsposeTokenClient implements TokenIssuer {
   /** The full token URL; part of the credential key so tokens never cross upstreams. */
   readonly tokenUrl: string;
@@ -88,52 +68,7 @@ export class AsposeTokenClient implements TokenIssuer {
     this.#options = options;
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.tokenUrl = `${options.baseUrl}${options.tokenPath}`;
-    const observer = options.observer;
-    this.#http = got.extend({
-      timeout: { request: options.timeoutMs },
-      agent: {
-        http: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
-        https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
-      },
-      headers: {
-        accept: "application/json",
-        "content-type": "application/x-www-form-urlencoded",
-        "user-agent": options.userAgent,
-      },
-      responseType: "text",
-      // A redirect would replay the form, secret included, to wherever Location points.
-      followRedirect: false,
-      retry: {
-        limit: options.retryLimit,
-        methods: ["POST"],
-        statusCodes: RETRY_STATUS_CODES,
-        errorCodes: RETRY_ERROR_CODES,
-        maxRetryAfter: options.maxRetryAfterMs,
-        calculateDelay: ({ attemptCount, computedValue, retryAfter, error }) => {
-          if (computedValue === 0) return 0;
-          // Exponential back-off with full jitter, so replicas retrying together spread out.
-          const delay =
-            retryAfter !== undefined
-              ? computedValue
-              : Math.max(
-                  1,
-                  Math.round(options.retryBaseDelayMs * 2 ** (attemptCount - 1) * (0.5 + Math.random() / 2)),
-                );
-          const signal = error.options.signal;
-          const deadline = signal === undefined ? undefined : deadlines.get(signal);
-          // A retry that cannot finish before the deadline only delays the error.
-          if (deadline !== undefined && Date.now() + delay >= deadline) return 0;
-          return delay;
-        },
-      },
-      hooks: {
-        beforeRetry: [
-          (error) => {
-            observer?.attempt(outcomeOf(error));
-          },
-        ],
-      },
-    });
+    this.#http = tokenHttpClient(options);
   }
 
   /** Asks Aspose for a token; resolves to a domain record or rejects with a coded ServiceError. */
@@ -180,7 +115,7 @@ export class AsposeTokenClient implements TokenIssuer {
     // AbortSignal.timeout() costs several times more per call (measured on the miss path).
     const abort = new AbortController();
     const deadlineTimer = setTimeout(() => abort.abort(), totalTimeoutMs);
-    deadlines.set(abort.signal, Date.now() + totalTimeoutMs);
+    setDeadline(abort.signal, Date.now() + totalTimeoutMs);
     let oversized: { transferred: number } | undefined;
     let response: Response<string>;
     try {

@@ -1,0 +1,60 @@
+/**
+ * Aspose as the token service sees it: the got connector behind a circuit breaker, behind a bulkhead.
+ * The breaker sees only real upstream outcomes; the bulkhead in front of it bounds waiting callers
+ * (a refusal by an open circuit passes through it at once). Part of the composition root (app.ts).
+ */
+import type { Tracer } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import { AsposeTokenClient } from "./aspose/token-client.js";
+import type { Config } from "./config/index.js";
+import type { ServiceMetrics } from "./observability/metrics.js";
+import { Bulkhead } from "./tokens/bulkhead.js";
+import { CircuitBreaker, type CircuitState } from "./tokens/circuit-breaker.js";
+import type { TokenIssuer } from "./tokens/ports.js";
+import type { Clock } from "./tokens/types.js";
+import { SERVICE_VERSION } from "./version.js";
+
+export interface UpstreamOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly clock: Clock;
+  readonly tracer: Tracer | undefined;
+}
+
+/** The issuer the token service calls, the token URL credential keys are scoped to, the circuit's state. */
+export interface Upstream {
+  readonly issuer: TokenIssuer;
+  readonly tokenUrl: string;
+  circuit(): CircuitState;
+}
+
+/** Builds the upstream from Config. */
+export function createUpstream(options: UpstreamOptions): Upstream {
+  const { config, logger, metrics, clock } = options;
+  const { upstream } = config;
+  const client = new AsposeTokenClient({
+    ...upstream,
+    userAgent: `aspose-token-subgraph/${SERVICE_VERSION} (+node ${process.versions.node})`,
+    clock,
+    logger: logger.child({ component: "aspose" }),
+    observer: metrics,
+    tracer: options.tracer,
+  });
+  const breaker = new CircuitBreaker(client, {
+    threshold: upstream.breakerThreshold,
+    cooldownMs: upstream.breakerCooldownMs,
+    clock,
+    onStateChange: (state) => {
+      metrics.circuitState(state);
+      logger.warn({ circuit: state }, "Aspose circuit breaker changed state");
+    },
+  });
+  metrics.circuitState("closed");
+  const issuer = new Bulkhead(breaker, {
+    maxConcurrent: upstream.maxConcurrentCalls,
+    maxWaitMs: upstream.queueWaitMs,
+    onShed: () => metrics.upstreamShed(),
+  });
+  return { issuer, tokenUrl: client.tokenUrl, circuit: () => breaker.state };
+}
