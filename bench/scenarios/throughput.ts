@@ -104,6 +104,15 @@ export function throughputScenarios(
       load: { path: "/graphql", body: hitBody, expectStatus: 200, verify: cacheHit },
     },
     {
+      // The same hit without its access-log line (LOG_LEVEL=warn): what one JSON line per request costs,
+      // a feature kept on by default (issue 16 asks for such trades in figures).
+      id: "hit-quiet",
+      label: "(c) service, cache hit, no access log",
+      spec: (nodeFlags) => serviceSpec("hit-quiet", core, fake.url, { LOG_LEVEL: "warn" }, nodeFlags),
+      prepare: (server) => expectAnswer(server, hitBody, fetched),
+      load: { path: "/graphql", body: hitBody, expectStatus: 200, verify: cacheHit },
+    },
+    {
       id: "locked",
       label: "(f) service, locked-out clientId",
       spec: (nodeFlags) =>
@@ -220,6 +229,11 @@ export async function throughputGroup(
       // the request path); this line shows what turning it on costs.
       "hit-otel": {
         versus: `${fixed(rpsRatio("hit-otel", "hit"), 2)}× hit, OTel off (CPU ${fixed(cpuRatio("hit-otel", "hit"), 2)}×)`,
+        target: "informative",
+        verdict: "",
+      },
+      "hit-quiet": {
+        versus: `${fixed(rpsRatio("hit-quiet", "hit"), 2)}× hit with its log line (CPU ${fixed(cpuRatio("hit-quiet", "hit"), 2)}×)`,
         target: "informative",
         verdict: "",
       },
