@@ -4,6 +4,7 @@
  * text, a request id), and any other request for what a client cannot send. GraphQL errors come
  * back as data, never as throws.
  */
+import assert from "node:assert/strict";
 import { ClientError, type GraphQLClient } from "graphql-request";
 
 export const ACCESS_TOKEN_MUTATION = /* GraphQL */ `
@@ -112,4 +113,12 @@ export async function readAnswer<T, E = GraphQLErrorShape>(response: Response): 
   const text = await response.text();
   const body = JSON.parse(text) as { data?: T | null; errors?: E[] };
   return { status: response.status, text, headers: response.headers, data: body.data, errors: body.errors };
+}
+
+/** The token of a successful accessToken answer; fails the test on any GraphQL error. */
+export function served(result: ExecuteResult<{ accessToken: AccessTokenFields }>): AccessTokenFields {
+  assert.equal(result.errors, undefined, `unexpected errors: ${JSON.stringify(result.errors)}`);
+  const token = result.data?.accessToken;
+  assert.ok(token, "no accessToken in the answer");
+  return token;
 }

@@ -29,6 +29,7 @@ export {
   type AccessTokenFields,
   type ExecuteResult,
   type GraphQLErrorShape,
+  served,
 } from "./graphql-client.js";
 
 export const CLIENT_ID = "0f6c2a51-4c5e-4f3a-9d33-5b1c2f0e9a77";

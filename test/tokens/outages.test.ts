@@ -7,13 +7,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  type AccessTokenFields,
   CLIENT_ID,
   CLIENT_SECRET,
   type ExecuteResult,
   type Harness,
   request,
   requestToken,
+  served,
   startHarness,
 } from "../support/harness.js";
 
@@ -29,13 +29,6 @@ const THIRTY_SECOND_TOKENS = {
   },
   fake: { lifetimeSeconds: 30 },
 };
-
-function served(result: ExecuteResult<{ accessToken: AccessTokenFields }>): AccessTokenFields {
-  assert.equal(result.errors, undefined, `unexpected errors: ${JSON.stringify(result.errors)}`);
-  const token = result.data?.accessToken;
-  assert.ok(token, "no accessToken in the answer");
-  return token;
-}
 
 function codeOf(result: ExecuteResult<unknown>): unknown {
   return result.errors?.[0]?.extensions?.code;

@@ -7,13 +7,12 @@ import { describe, test } from "node:test";
 import { isUsable } from "../../src/tokens/refresh-policy.js";
 import type { IssuedToken } from "../../src/tokens/types.js";
 import {
-  type AccessTokenFields,
   CLIENT_SECRET,
-  type ExecuteResult,
   type Harness,
   type HarnessOptions,
   leakedSecrets,
   requestToken,
+  served,
   startHarness,
 } from "../support/harness.js";
 
@@ -61,13 +60,6 @@ describe("isUsable", () => {
     assert.equal(isUsable(token, token.expiresAtMs + 1, noMargin, 0), false);
   });
 });
-
-function served(result: ExecuteResult<{ accessToken: AccessTokenFields }>): AccessTokenFields {
-  assert.equal(result.errors, undefined, `unexpected errors: ${JSON.stringify(result.errors)}`);
-  const token = result.data?.accessToken;
-  assert.ok(token, "no accessToken in the answer");
-  return token;
-}
 
 /**
  * Gets a token, moves to exactly `marginSeconds` before its expiry (still served from the cache), then

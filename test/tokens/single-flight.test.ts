@@ -12,6 +12,7 @@ import {
   type Harness,
   leakedSecrets,
   requestToken,
+  served,
   startHarness,
   TestClock,
 } from "../support/harness.js";
@@ -24,13 +25,6 @@ import type { ObservedTokenStore } from "../support/observed-store.js";
 const PATIENT_UPSTREAM = { ASPOSE_TIMEOUT_MS: "120000", ASPOSE_TOTAL_TIMEOUT_MS: "240000" };
 
 type Answer = ExecuteResult<{ accessToken: AccessTokenFields }>;
-
-function served(result: Answer): AccessTokenFields {
-  assert.equal(result.errors, undefined, `unexpected errors: ${JSON.stringify(result.errors)}`);
-  const token = result.data?.accessToken;
-  assert.ok(token, "no accessToken in the answer");
-  return token;
-}
 
 /** Fires `n` concurrent accessToken requests while the fake holds the upstream, releasing it once all joined. */
 async function concurrentWhileHeld(

@@ -6,27 +6,18 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodeJwtClaims } from "../../dev/fake-aspose.js";
 import {
-  type AccessTokenFields,
   CLIENT_ID,
   CLIENT_SECRET,
-  type ExecuteResult,
   type Harness,
   leakedSecrets,
   requestToken,
+  served,
   startHarness,
   TestClock,
 } from "../support/harness.js";
 
 const WRONG_SECRET = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 const SECOND = 1000;
-
-/** The token of a successful answer; fails the test on any GraphQL error. */
-function served(result: ExecuteResult<{ accessToken: AccessTokenFields }>): AccessTokenFields {
-  assert.equal(result.errors, undefined, `unexpected errors: ${JSON.stringify(result.errors)}`);
-  const token = result.data?.accessToken;
-  assert.ok(token, "no accessToken in the answer");
-  return token;
-}
 
 /** No secret in any log line or answer, and no token in any log line (answers carry tokens by design). */
 function assertNothingLeaked(harness: Harness, tokens: readonly string[]): void {

@@ -10,13 +10,12 @@ import { after, before, test } from "node:test";
 import type { Cluster } from "ioredis";
 import { FakeAspose } from "../../../dev/fake-aspose.js";
 import {
-  type AccessTokenFields,
   CLIENT_ID,
   CLIENT_SECRET,
-  type ExecuteResult,
   type Harness,
   request,
   requestToken,
+  served,
   startHarness,
   TestClock,
 } from "../../support/harness.js";
@@ -94,13 +93,6 @@ async function redirections(key: string): Promise<string[]> {
       }
     }),
   );
-}
-
-function served(result: ExecuteResult<{ accessToken: AccessTokenFields }>): AccessTokenFields {
-  assert.equal(result.errors, undefined, `unexpected errors: ${JSON.stringify(result.errors)}`);
-  const token = result.data?.accessToken;
-  assert.ok(token, "no accessToken in the answer");
-  return token;
 }
 
 test("300 concurrent cold requests over two replicas on the cluster make one upstream call", async () => {

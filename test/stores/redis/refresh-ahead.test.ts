@@ -8,13 +8,12 @@ import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { FakeAspose } from "../../../dev/fake-aspose.js";
 import {
-  type AccessTokenFields,
   CLIENT_ID,
   CLIENT_SECRET,
-  type ExecuteResult,
   type Harness,
   request,
   requestToken,
+  served,
   startHarness,
   TestClock,
 } from "../../support/harness.js";
@@ -31,13 +30,6 @@ after(async () => {
   await deleteKeys(redis, prefix);
   redis.disconnect();
 });
-
-function served(result: ExecuteResult<{ accessToken: AccessTokenFields }>): AccessTokenFields {
-  assert.equal(result.errors, undefined, `unexpected errors: ${JSON.stringify(result.errors)}`);
-  const token = result.data?.accessToken;
-  assert.ok(token, "no accessToken in the answer");
-  return token;
-}
 
 async function refreshedAhead(harness: Harness): Promise<number> {
   const text = (await request(harness, "/metrics")).text;

@@ -17,6 +17,7 @@ import {
   type Harness,
   request,
   requestToken,
+  served,
   startHarness,
   TestClock,
 } from "../../support/harness.js";
@@ -61,13 +62,6 @@ async function readyz(harness: Harness): Promise<Record<string, unknown>> {
 
 async function redisUp(harness: Harness): Promise<void> {
   await eventually("the replica to reach the primary", async () => (await readyz(harness)).redis === "up");
-}
-
-function served(result: ExecuteResult<{ accessToken: AccessTokenFields }>): AccessTokenFields {
-  assert.equal(result.errors, undefined, `unexpected errors: ${JSON.stringify(result.errors)}`);
-  const token = result.data?.accessToken;
-  assert.ok(token, "no accessToken in the answer");
-  return token;
 }
 
 function code(result: ExecuteResult<unknown>): string {
