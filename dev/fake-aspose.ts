@@ -5,7 +5,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } fro
 import { createServer, STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
-// A loopback stand-in for the Aspose token endpoint, faithful to /work/shared/aspose-token-api.md.
+// A loopback stand-in for the Aspose token endpoint, faithful to the shared description of the
+// upstream's wire behaviour (aspose-token-api.md).
 // Where the real server's behaviour is only inferred (IdentityServer4), the fake follows
 // IdentityServer4 and says so next to the rule.
 
