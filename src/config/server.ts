@@ -65,6 +65,15 @@ function trustedProxies(env: Env): string[] {
   return proxies;
 }
 
+/** A host name or an IP address to listen on (a typo would otherwise surface as a listen error). */
+function hostName(env: Env, name: string, fallback: string): string {
+  const value = text(env, name, fallback);
+  if (!/^[A-Za-z0-9._:-]{1,253}$/.test(value)) {
+    throw new ConfigError(`${name} must be a host name or an IP address, such as 0.0.0.0 or ::`);
+  }
+  return value;
+}
+
 function admin(env: Env, host: string, port: number): ServerConfig["admin"] {
   if (optionalText(env, "ADMIN_PORT") === undefined) {
     if (optionalText(env, "ADMIN_HOST") !== undefined)
@@ -73,7 +82,7 @@ function admin(env: Env, host: string, port: number): ServerConfig["admin"] {
   }
   const adminPort = integer(env, "ADMIN_PORT", 0, 0, 65_535);
   if (adminPort !== 0 && adminPort === port) throw new ConfigError("ADMIN_PORT must differ from PORT");
-  return { host: text(env, "ADMIN_HOST", host), port: adminPort };
+  return { host: hostName(env, "ADMIN_HOST", host), port: adminPort };
 }
 
 /**
@@ -86,7 +95,7 @@ export function serverConfig(env: Env): ServerConfig {
   if (!/^[a-z0-9-]{1,64}$/.test(requestIdHeader)) {
     throw new ConfigError("REQUEST_ID_HEADER must be an HTTP header name (letters, digits and dashes)");
   }
-  const host = text(env, "HOST", "0.0.0.0");
+  const host = hostName(env, "HOST", "0.0.0.0");
   const port = integer(env, "PORT", 4000, 0, 65_535);
   return {
     nodeEnv,
