@@ -80,7 +80,7 @@ module.exports = {
       severity: "error",
       comment: "Logs and metrics are used by every layer; they never import the edge or the adapters.",
       from: { path: "^src/observability/" },
-      to: { path: [EDGE, "^src/stores/"] },
+      to: { path: [EDGE, "^src/stores/", "^src/aspose/"] },
     },
     {
       name: "src-stands-alone",

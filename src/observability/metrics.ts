@@ -1,5 +1,4 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { UpstreamObserver, UpstreamOutcome } from "../aspose/token-client.js";
 import type { LockoutSubject, RefusalReason } from "../limits/attempt-limiter.js";
 import type { TokenSource } from "../tokens/types.js";
 
@@ -7,7 +6,10 @@ import type { TokenSource } from "../tokens/types.js";
  * The service's Prometheus metrics, on a registry of its own (so several apps can live in one test
  * process). Labels are closed sets of codes and classes: never a clientId, secret or token.
  */
-export class ServiceMetrics implements UpstreamObserver {
+// The connector reports to metrics through its own UpstreamObserver port (aspose/token-client.ts);
+// ServiceMetrics fits it by shape, so observability never imports the connector. Outcome classes are
+// a closed set there: "2xx", "3xx", "4xx", "429", "5xx", "network", "oversized".
+export class ServiceMetrics {
   readonly registry = new Registry();
   readonly #graphqlRequests: Counter<"outcome">;
   readonly #upstreamAttempts: Counter<"status_class">;
@@ -117,11 +119,11 @@ export class ServiceMetrics implements UpstreamObserver {
     this.#upstreamShed.inc();
   }
 
-  attempt(outcome: UpstreamOutcome): void {
+  attempt(outcome: string): void {
     this.#upstreamAttempts.inc({ status_class: outcome });
   }
 
-  call(outcome: UpstreamOutcome, seconds: number): void {
+  call(outcome: string, seconds: number): void {
     this.#upstreamCalls.observe({ outcome }, seconds);
   }
 
