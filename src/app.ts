@@ -14,7 +14,7 @@ import { connectionCap, createHttpServer, type Readiness } from "./http/server.j
 import { CredentialGate } from "./limits/credential-gate.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { activeSpan, TRACING_OFF, TraceAttribute, type Tracing } from "./observability/tracing.js";
-import { claimWaitMs, createStores, type Stores } from "./stores/index.js";
+import { createStores, type Stores, sharedLifetime } from "./stores/index.js";
 import { CredentialKeyer } from "./tokens/credential.js";
 import { TokenService } from "./tokens/token-service.js";
 import type { Clock } from "./tokens/types.js";
@@ -91,7 +91,7 @@ export function createApp(options: AppOptions): App {
       ahead: { minSeconds: tokens.refreshAheadSeconds, ratio: tokens.refreshAheadRatio },
     },
     clock,
-    claimWaitMs: claimWaitMs(config),
+    claimWaitMs: sharedLifetime(config),
     // With tracing off the callback is the metric alone: the hit path pays for no span lookup.
     onLookup: tracing.enabled
       ? (source) => {

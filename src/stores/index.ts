@@ -86,7 +86,7 @@ export function createStores(options: StoresOptions): Stores {
   }
 
   const health = connectRedis(store, options.logger.child({ component: "redis" }), metrics);
-  const sharedLifetimeMs = config.upstream.totalTimeoutMs + SHARED_SLACK_MS;
+  const sharedLifetimeMs = sharedLifetime(config);
   const limiter = new RedisAttemptLimiter({
     health,
     keyPrefix: store.keyPrefix,
@@ -135,7 +135,10 @@ export function createStores(options: StoresOptions): Stores {
   };
 }
 
-/** How long a caller waits for another replica's fetch: the shared claim's lifetime. */
-export function claimWaitMs(config: Config): number {
+/**
+ * The lifetime of a shared claim or attempt reservation: a whole upstream call plus slack. It is also
+ * how long a caller waits for another replica's fetch.
+ */
+export function sharedLifetime(config: Config): number {
   return config.upstream.totalTimeoutMs + SHARED_SLACK_MS;
 }
