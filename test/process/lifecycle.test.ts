@@ -7,11 +7,18 @@
 import assert from "node:assert/strict";
 import { verify } from "node:crypto";
 import { test } from "node:test";
-import { FakeAspose } from "../../dev/fake-aspose.js";
+import type { FakeAspose } from "../../dev/fake-aspose.js";
 import { connectOnce } from "../../dev/ports.js";
 import { postOperation } from "../support/graphql-client.js";
 import { ACCESS_TOKEN_MUTATION, CLIENT_ID, CLIENT_SECRET } from "../support/harness.js";
-import { type LogLine, runToExit, type ServiceProcess, startService } from "../support/process.js";
+import {
+  type LogLine,
+  runToExit,
+  type ServiceProcess,
+  serviceEnv,
+  startFake,
+  startService,
+} from "../support/process.js";
 
 const STOPPED_ACCEPTING = "Stopped accepting connections; draining in-flight requests";
 const DEADLINE_REACHED = "Shutdown deadline reached: closing remaining connections";
@@ -19,26 +26,6 @@ const DEADLINE_REACHED = "Shutdown deadline reached: closing remaining connectio
 const PROCESS_TEST = { timeout: 30_000 };
 // Process teardown after the deadline (Apollo stop, log flush, exit) on a loaded CI machine.
 const EXIT_SLACK_MS = 5000;
-
-async function startFake(t: { after: (fn: () => Promise<void>) => void }): Promise<FakeAspose> {
-  const fake = await FakeAspose.start({ clients: { [CLIENT_ID]: CLIENT_SECRET } });
-  t.after(() => fake.close());
-  return fake;
-}
-
-/** The env every started service gets: the fake upstream, generous upstream timeouts, JSON info logs. */
-function serviceEnv(fake: FakeAspose, overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    NODE_ENV: "production",
-    LOG_LEVEL: "info",
-    ASPOSE_BASE_URL: fake.url,
-    // Long upstream timeouts, so only the shutdown logic can end a held or hung request.
-    ASPOSE_TIMEOUT_MS: "60000",
-    ASPOSE_TOTAL_TIMEOUT_MS: "120000",
-    ASPOSE_RETRY_LIMIT: "0",
-    ...overrides,
-  };
-}
 
 function tokenRequest(origin: string): Promise<Response> {
   return postOperation(

@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { test } from "node:test";
-import { FakeAspose } from "../../dev/fake-aspose.js";
 import { ACCESS_TOKEN_MUTATION, CLIENT_ID, CLIENT_SECRET } from "../support/harness.js";
-import { type ReadyService, startService } from "../support/process.js";
+import { type ReadyService, serviceEnv, startFake, startService } from "../support/process.js";
 
 const PROCESS_TEST = { timeout: 30_000 };
 const DEADLINE_MS = 1000;
@@ -37,25 +36,6 @@ function exitOf(t: { after: (fn: () => void) => void }, service: ReadyService): 
   };
 }
 
-async function startFake(t: { after: (fn: () => Promise<void>) => void }): Promise<FakeAspose> {
-  const fake = await FakeAspose.start({ clients: { [CLIENT_ID]: CLIENT_SECRET } });
-  t.after(() => fake.close());
-  return fake;
-}
-
-function env(fake: FakeAspose, overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    NODE_ENV: "production",
-    LOG_LEVEL: "info",
-    ASPOSE_BASE_URL: fake.url,
-    ASPOSE_TIMEOUT_MS: "60000",
-    ASPOSE_TOTAL_TIMEOUT_MS: "120000",
-    ASPOSE_RETRY_LIMIT: "0",
-    SHUTDOWN_TIMEOUT_MS: String(DEADLINE_MS),
-    ...overrides,
-  };
-}
-
 /** `n` requests, one after another: each writes one log line. */
 async function someRequests(service: ReadyService, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await (await fetch(`${service.origin}/healthz`)).arrayBuffer();
@@ -63,7 +43,7 @@ async function someRequests(service: ReadyService, n: number): Promise<void> {
 
 test("with stdout's reader gone, SIGTERM ends the process in time, exit code 1", PROCESS_TEST, async (t) => {
   const fake = await startFake(t);
-  const service = await startService(env(fake));
+  const service = await startService(serviceEnv(fake, { SHUTDOWN_TIMEOUT_MS: String(DEADLINE_MS) }));
   const ended = exitOf(t, service);
   service.child.stdout?.destroy();
   await someRequests(service, 20);
@@ -80,7 +60,7 @@ test("with stdout's reader gone, SIGTERM ends the process in time, exit code 1",
 
 test("a second SIGTERM ends a draining process at once, exit code 1", PROCESS_TEST, async (t) => {
   const fake = await startFake(t);
-  const service = await startService(env(fake, { SHUTDOWN_TIMEOUT_MS: "60000" }));
+  const service = await startService(serviceEnv(fake, { SHUTDOWN_TIMEOUT_MS: "60000" }));
   const ended = exitOf(t, service);
   const release = fake.hold();
   t.after(release);

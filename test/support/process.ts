@@ -3,7 +3,9 @@
  * orchestrator would, and reads its JSON log lines from stdout to learn when it is ready and on which
  * port. Tests await log lines and exit events; nothing here sleeps.
  */
+import { FakeAspose } from "../../dev/fake-aspose.js";
 import { type Child, type Exit, type LogLine, REPO_ROOT, spawnChild } from "../../dev/spawn.js";
+import { CLIENT_ID, CLIENT_SECRET } from "./harness.js";
 
 export { type Exit, type LogLine, REPO_ROOT };
 
@@ -56,4 +58,25 @@ export async function runToExit(env: Record<string, string>): Promise<ServicePro
   const service = spawnService(env);
   const exit = await service.exited;
   return { ...service, exit };
+}
+
+/** A fake Aspose knowing the harness's client, closed when the test ends. */
+export async function startFake(t: { after: (fn: () => Promise<void>) => void }): Promise<FakeAspose> {
+  const fake = await FakeAspose.start({ clients: { [CLIENT_ID]: CLIENT_SECRET } });
+  t.after(() => fake.close());
+  return fake;
+}
+
+/** The env every started service gets: the fake upstream, generous upstream timeouts, JSON info logs. */
+export function serviceEnv(fake: FakeAspose, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: "production",
+    LOG_LEVEL: "info",
+    ASPOSE_BASE_URL: fake.url,
+    // Long upstream timeouts, so only the shutdown logic can end a held or hung request.
+    ASPOSE_TIMEOUT_MS: "60000",
+    ASPOSE_TOTAL_TIMEOUT_MS: "120000",
+    ASPOSE_RETRY_LIMIT: "0",
+    ...overrides,
+  };
 }

@@ -7,6 +7,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { pino } from "pino";
 import { freePort } from "../../dev/ports.js";
@@ -14,7 +15,7 @@ import type { SharedStoreConfig } from "../../src/config/index.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import { connectRedis } from "../../src/stores/redis/connect.js";
 import type { RedisHealth } from "../../src/stores/redis/redis-health.js";
-import { eventually, ThrowawayRedis } from "./replicas.js";
+import { connectHealth, deleteKeys, eventually, ThrowawayRedis } from "./replicas.js";
 
 const SLOTS = 16_384;
 
@@ -343,6 +344,47 @@ export async function connectShared(
     close() {
       health.close();
       health.client.disconnect();
+    },
+  };
+}
+
+/** The standalone Redis on 127.0.0.1:6379 and a fresh 3-master cluster, as one test file uses them. */
+export interface SharedStoresUnderTest {
+  readonly redis: Awaited<ReturnType<typeof connectHealth>>;
+  readonly onCluster: { health: RedisHealth; close(): void };
+}
+
+/**
+ * Registers the file's `before` (connect to 127.0.0.1:6379, start a cluster) and `after` (delete the
+ * file's keys, stop everything) hooks; the returned object is read inside tests, once `before` ran.
+ */
+export function sharedStoresFor(prefix: string): SharedStoresUnderTest {
+  let redis: SharedStoresUnderTest["redis"] | undefined;
+  let cluster: LocalCluster | undefined;
+  let onCluster: SharedStoresUnderTest["onCluster"] | undefined;
+  before(async () => {
+    redis = await connectHealth("redis://127.0.0.1:6379");
+    cluster = await LocalCluster.start(3);
+    onCluster = await cluster.health(prefix);
+  });
+  after(async () => {
+    if (redis !== undefined) {
+      await deleteKeys(redis.client, prefix);
+      await redis.close();
+    }
+    onCluster?.close();
+    await cluster?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("sharedStoresFor: read before the before() hook ran");
+    return value;
+  };
+  return {
+    get redis() {
+      return started(redis);
+    },
+    get onCluster() {
+      return started(onCluster);
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import fc from "fast-check";
 import { freePort } from "../../../dev/ports.js";
 import type { AttemptReservation, LockoutPolicy } from "../../../src/limits/attempt-limiter.js";
@@ -11,9 +11,8 @@ import type { RedisHealth } from "../../../src/stores/redis/redis-health.js";
 import { RedisVerifierStore } from "../../../src/stores/redis/redis-verifier-store.js";
 import { TestClock } from "../../support/harness.js";
 import { connectHealth, deleteKeys, scanKeys, uniquePrefix } from "../../support/replicas.js";
-import { LocalCluster } from "../../support/topologies.js";
+import { sharedStoresFor } from "../../support/topologies.js";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
 const POLICY: LockoutPolicy = {
   threshold: 2,
   addressThreshold: 3,
@@ -24,22 +23,8 @@ const POLICY: LockoutPolicy = {
 const RESERVATION_TTL_MS = 30_000;
 
 const prefix = uniquePrefix("limiter");
-let redis: Awaited<ReturnType<typeof connectHealth>>;
-// The same rules on a real 3-master Redis Cluster: every script's keys share one hash tag.
-let cluster: LocalCluster;
-let onCluster: { health: RedisHealth; close(): void };
-
-before(async () => {
-  redis = await connectHealth(REDIS_URL);
-  cluster = await LocalCluster.start(3);
-  onCluster = await cluster.health(prefix);
-});
-after(async () => {
-  await deleteKeys(redis.client, prefix);
-  await redis.close();
-  onCluster?.close();
-  await cluster?.stop();
-});
+// The standalone Redis and, for the same rules on a real 3-master Redis Cluster, a fresh cluster.
+const shared = sharedStoresFor(prefix);
 
 function redisLimiter(
   health: RedisHealth,
@@ -129,15 +114,15 @@ async function equivalence(health: () => RedisHealth): Promise<void> {
 }
 
 test("the Redis limiter answers exactly as the in-memory one, step by step", () =>
-  equivalence(() => redis.health));
+  equivalence(() => shared.redis.health));
 
 test("on a Redis Cluster too, the limiter answers exactly as the in-memory one", () =>
-  equivalence(() => onCluster.health));
+  equivalence(() => shared.onCluster.health));
 
 test("failures on one replica lock the clientId out on another, with a growing back-off", async () => {
   const clock = new TestClock();
-  const replicaA = redisLimiter(redis.health, clock);
-  const replicaB = redisLimiter(redis.health, clock);
+  const replicaA = redisLimiter(shared.redis.health, clock);
+  const replicaB = redisLimiter(shared.redis.health, clock);
   const client = subject();
   for (const limiter of [replicaA, replicaB]) {
     const reserved = await limiter.reserve(client, subject());
@@ -170,14 +155,14 @@ async function burst(health: RedisHealth): Promise<void> {
 }
 
 test("attempts in flight on other replicas count: a burst cannot slip past the threshold", () =>
-  burst(redis.health));
+  burst(shared.redis.health));
 
 test("on a Redis Cluster too, a burst over two replicas cannot slip past the threshold", () =>
-  burst(onCluster.health));
+  burst(shared.onCluster.health));
 
 test("an address's attempts in flight count from its first request, across replicas (concurrent spraying)", async () => {
   const clock = new TestClock();
-  const replicas = [redisLimiter(redis.health, clock), redisLimiter(redis.health, clock)];
+  const replicas = [redisLimiter(shared.redis.health, clock), redisLimiter(shared.redis.health, clock)];
   const address = subject();
   // A clean address, one guess per clientId: before issue 11 the whole burst got through.
   const results = await Promise.all(
@@ -194,7 +179,7 @@ test("verifiers are shared by replicas, follow the clock, and are dropped on rej
   const ttlMs = 60_000;
   const verifiers = () =>
     new RedisVerifierStore({
-      health: redis.health,
+      health: shared.redis.health,
       keyPrefix,
       ttlMs,
       clock: clock.now,
@@ -206,8 +191,8 @@ test("verifiers are shared by replicas, follow the clock, and are dropped on rej
   await replicaA.remember(known, 0);
   assert.equal(await replicaB.has(known), true);
   // The key is the lookup key (an HMAC), never a secret; it expires by itself.
-  assert.deepEqual(await scanKeys(redis.client, keyPrefix), [`${keyPrefix}verifier:${known}`]);
-  const ttl = await redis.client.pttl(`${keyPrefix}verifier:${known}`);
+  assert.deepEqual(await scanKeys(shared.redis.client, keyPrefix), [`${keyPrefix}verifier:${known}`]);
+  const ttl = await shared.redis.client.pttl(`${keyPrefix}verifier:${known}`);
   assert.ok(ttl > 0 && ttl <= ttlMs, `ttl ${ttl}`);
   // A token that lives longer than the verifier lifetime keeps its verifier as long.
   const longLived = subject();
@@ -219,12 +204,12 @@ test("verifiers are shared by replicas, follow the clock, and are dropped on rej
   await replicaA.forget(longLived);
   assert.equal(await replicaA.has(longLived), false);
   assert.equal(await verifiers().has(longLived), false);
-  await deleteKeys(redis.client, keyPrefix);
+  await deleteKeys(shared.redis.client, keyPrefix);
 });
 
 test("a reservation left by a crashed replica stops counting once it expires", async () => {
   const clock = new TestClock();
-  const limiter = redisLimiter(redis.health, clock);
+  const limiter = redisLimiter(shared.redis.health, clock);
   const client = subject();
   for (let i = 0; i < POLICY.threshold; i++) assert.ok((await limiter.reserve(client, subject())).allowed);
   assert.equal((await limiter.reserve(client, subject())).allowed, false);
@@ -235,31 +220,33 @@ test("a reservation left by a crashed replica stops counting once it expires", a
 test("a success clears the clientId's counts; counter keys carry only the subject keys and expire", async () => {
   const clock = new TestClock();
   const keyPrefix = uniquePrefix("limiter-keys");
-  const limiter = redisLimiter(redis.health, clock, keyPrefix);
+  const limiter = redisLimiter(shared.redis.health, clock, keyPrefix);
   const client = subject();
   const address = subject();
   const first = await limiter.reserve(client, address);
   assert.ok(first.allowed);
   await first.reservation.failed();
   // The settled reservation left its (now empty, so deleted) pending set; the failure counts stay.
-  const keys = await scanKeys(redis.client, keyPrefix);
+  const keys = await scanKeys(shared.redis.client, keyPrefix);
   assert.deepEqual(keys.sort(), [
     `${keyPrefix}{attempts}:address:${address}`,
     `${keyPrefix}{attempts}:client:${client}`,
   ]);
   for (const key of keys) {
-    const ttl = await redis.client.pttl(key);
+    const ttl = await shared.redis.client.pttl(key);
     assert.ok(ttl > 0 && ttl <= POLICY.windowSeconds * 1000, `${key} ttl ${ttl}`);
   }
   const second = await limiter.reserve(client, address);
   assert.ok(second.allowed);
-  const pendingTtl = await redis.client.pttl(`${keyPrefix}{attempts}:client:${client}:pending`);
+  const pendingTtl = await shared.redis.client.pttl(`${keyPrefix}{attempts}:client:${client}:pending`);
   assert.ok(pendingTtl > 0 && pendingTtl <= RESERVATION_TTL_MS, `pending ttl ${pendingTtl}`);
   await second.reservation.succeeded();
   // The clientId starts over; the address keeps its failure (one valid account must not be able to
   // clear the address count between guesses at other clients).
-  assert.deepEqual(await scanKeys(redis.client, keyPrefix), [`${keyPrefix}{attempts}:address:${address}`]);
-  await deleteKeys(redis.client, keyPrefix);
+  assert.deepEqual(await scanKeys(shared.redis.client, keyPrefix), [
+    `${keyPrefix}{attempts}:address:${address}`,
+  ]);
+  await deleteKeys(shared.redis.client, keyPrefix);
 });
 
 test("with Redis unreachable the limiter keeps counting locally", async () => {
@@ -281,14 +268,14 @@ test("with Redis unreachable the limiter keeps counting locally", async () => {
 });
 
 async function scriptCalls(): Promise<number> {
-  const stats = await redis.client.info("commandstats");
+  const stats = await shared.redis.client.info("commandstats");
   let calls = 0;
   for (const match of stats.matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+)/gm)) calls += Number(match[1]);
   return calls;
 }
 
 test("cache hits do not ask Redis for the lockout on every request", async () => {
-  const limiter = redisLimiter(redis.health, new TestClock());
+  const limiter = redisLimiter(shared.redis.health, new TestClock());
   const client = subject();
   const address = subject();
   const before = await scriptCalls();
@@ -299,8 +286,8 @@ test("cache hits do not ask Redis for the lockout on every request", async () =>
 
 test("a lockout made on another replica still stops upstream attempts at once", async () => {
   const clock = new TestClock();
-  const replicaA = redisLimiter(redis.health, clock);
-  const replicaB = redisLimiter(redis.health, clock);
+  const replicaA = redisLimiter(shared.redis.health, clock);
+  const replicaB = redisLimiter(shared.redis.health, clock);
   const client = subject();
   const address = subject();
   assert.equal(await replicaB.lockedFor(client, address), undefined);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { freePort } from "../../../dev/ports.js";
 import { lockoutPolicy } from "../../../src/limits/attempt-limiter.js";
 import { CredentialGate } from "../../../src/limits/credential-gate.js";
@@ -14,35 +14,14 @@ import type { TokenIssuer } from "../../../src/tokens/ports.js";
 import { TokenService } from "../../../src/tokens/token-service.js";
 import type { IssuedToken, ServedToken } from "../../../src/tokens/types.js";
 import { TestClock } from "../../support/harness.js";
-import {
-  connectHealth,
-  deleteKeys,
-  eventually,
-  ThrowawayRedis,
-  uniquePrefix,
-} from "../../support/replicas.js";
-import { LocalCluster } from "../../support/topologies.js";
+import { connectHealth, eventually, ThrowawayRedis, uniquePrefix } from "../../support/replicas.js";
+import { sharedStoresFor } from "../../support/topologies.js";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
 const SERVER_KEY = randomBytes(32);
 const keyer = new CredentialKeyer(SERVER_KEY, "http://127.0.0.1/connect/token");
 const prefix = uniquePrefix("token-cache");
-let redis: Awaited<ReturnType<typeof connectHealth>>;
-// The claim (entry + lock in one script) on a real 3-master Redis Cluster too.
-let cluster: LocalCluster;
-let onCluster: { health: RedisHealth; close(): void };
-
-before(async () => {
-  redis = await connectHealth(REDIS_URL);
-  cluster = await LocalCluster.start(3);
-  onCluster = await cluster.health(prefix);
-});
-after(async () => {
-  await deleteKeys(redis.client, prefix);
-  await redis.close();
-  onCluster?.close();
-  await cluster?.stop();
-});
+// The standalone Redis and, for the same rules on a real 3-master Redis Cluster, a fresh cluster.
+const shared = sharedStoresFor(prefix);
 
 /** A replica's store: its own local tier, the shared Redis. */
 function replicaCache(
@@ -51,7 +30,7 @@ function replicaCache(
 ): Replica {
   const lockTtlMs = options.lockTtlMs ?? 5_000;
   const store = new RedisTokenStore({
-    health: options.health ?? redis.health,
+    health: options.health ?? shared.redis.health,
     sealer: new TokenSealer(SERVER_KEY),
     keyPrefix: prefix,
     maxEntries: 100,
@@ -171,13 +150,13 @@ test("a token fetched on one replica is a cache hit on another; the entry is sea
   assert.equal(upstream.calls, 1);
 
   const key = `${prefix}token:{${credentials.lookupKey}}`;
-  const raw = await redis.client.get(key);
+  const raw = await shared.redis.client.get(key);
   assert.ok(raw !== null);
   for (const clear of [first.token.accessToken, credentials.clientId, credentials.exposeSecret()]) {
     assert.equal(raw.includes(clear), false);
     assert.equal(Buffer.from(raw, "base64url").includes(Buffer.from(clear)), false);
   }
-  const ttl = await redis.client.pttl(key);
+  const ttl = await shared.redis.client.pttl(key);
   assert.ok(ttl > 3_590_000 && ttl <= 3_600_000, `ttl ${ttl}`);
 });
 
@@ -225,10 +204,10 @@ async function sharedFetch(health: RedisHealth): Promise<void> {
   assert.ok(settled.every((result) => result.source !== "cache"));
 }
 
-test("concurrent callers on two replicas share one upstream fetch", () => sharedFetch(redis.health));
+test("concurrent callers on two replicas share one upstream fetch", () => sharedFetch(shared.redis.health));
 
 test("on a Redis Cluster too, concurrent callers on two replicas share one upstream fetch", () =>
-  sharedFetch(onCluster.health));
+  sharedFetch(shared.onCluster.health));
 
 async function crashedHolder(health: RedisHealth): Promise<void> {
   const clock = new TestClock();
@@ -244,10 +223,11 @@ async function crashedHolder(health: RedisHealth): Promise<void> {
   assert.equal(upstream.calls, 1);
 }
 
-test("a crashed holder's lock expires and another replica proceeds", () => crashedHolder(redis.health));
+test("a crashed holder's lock expires and another replica proceeds", () =>
+  crashedHolder(shared.redis.health));
 
 test("on a Redis Cluster too, a crashed holder's lock expires and another replica proceeds", () =>
-  crashedHolder(onCluster.health));
+  crashedHolder(shared.onCluster.health));
 
 test("a holder whose fetch fails releases the lock, and a waiting replica fetches for itself", async () => {
   const clock = new TestClock();
@@ -278,9 +258,9 @@ test("an entry under another lookup key, or for other credentials, is a miss, no
   const a = replicaCache(clock);
   await obtain(a, victim, upstream, clock);
   // Someone with write access copies the victim's entry under the other caller's key.
-  const sealed = await redis.client.get(`${prefix}token:{${victim.lookupKey}}`);
+  const sealed = await shared.redis.client.get(`${prefix}token:{${victim.lookupKey}}`);
   assert.ok(sealed !== null);
-  await redis.client.set(`${prefix}token:{${other.lookupKey}}`, sealed, "PX", 60_000);
+  await shared.redis.client.set(`${prefix}token:{${other.lookupKey}}`, sealed, "PX", 60_000);
   const result = await obtain(replicaCache(clock), other, upstream, clock);
   assert.equal(result.source, "upstream");
   assert.equal(upstream.calls, 2);
