@@ -101,8 +101,8 @@ const pieces: Array<[string, () => unknown]> = [
     },
   ],
   [
-    "refusal-cache key (Accept + salted SHA-256)",
-    () => refusals.keyOf(`${answerMediaType("application/json")}\n${ACCESS_TOKEN_MUTATION}`),
+    "refusal-cache lookup of a document never refused (length check, no digest)",
+    () => refusals.lookup(`${answerMediaType("application/json")}\n${ACCESS_TOKEN_MUTATION}`),
   ],
   [
     "request headers into Apollo's HeaderMap",

@@ -54,12 +54,10 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
     }
     // A document refused before is refused again without parsing it (JSON bodies only: they pass
     // CSRF prevention by their content type, so skipping Apollo skips no other check).
-    const refusalKey =
-      typeof body === "object" && body !== null
-        ? refusalKeyOf(body, request.headers.accept, refusals)
-        : undefined;
-    if (refusalKey !== undefined) {
-      const known = refusals.get(refusalKey);
+    const refusable =
+      typeof body === "object" && body !== null ? refusableDocument(body, request.headers.accept) : undefined;
+    if (refusable !== undefined) {
+      const known = refusals.lookup(refusable);
       if (known !== undefined) return known;
     }
     const headers = new HeaderMap();
@@ -84,7 +82,8 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
         body: result.body.string,
         outcome: outcomeFor(status, facts.report),
       };
-      if (refusalKey !== undefined && facts.report.documentRefused === true) refusals.set(refusalKey, reply);
+      if (refusable !== undefined && facts.report.documentRefused === true)
+        refusals.remember(refusable, reply);
       return reply;
     } // Incremental delivery is not used by this schema, but stream it faithfully if Apollo chooses to.
     response.writeHead(status, replyHeaders);
@@ -94,11 +93,12 @@ export function graphqlHandler(options: GraphQLHandlerOptions) {
   };
 }
 
-function refusalKeyOf(body: object, accept: string | undefined, refusals: RefusalCache): string | undefined {
+/** What a refusal depends on: the document and the kind of answer asked for; undefined if not cacheable. */
+function refusableDocument(body: object, accept: string | undefined): string | undefined {
   // Persisted-query requests are left to Apollo: their document is not in the body.
   if (!("query" in body) || typeof body.query !== "string" || "extensions" in body) return undefined;
   // The refusal's status and content type follow Accept (graphql-over-http.ts): one entry per kind.
-  return refusals.keyOf(`${answerMediaType(accept)}\n${body.query}`);
+  return `${answerMediaType(accept)}\n${body.query}`;
 }
 
 function isJson(contentType: string | undefined): boolean {

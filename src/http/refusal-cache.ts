@@ -7,27 +7,53 @@ import type { Reply } from "./reply.js";
  * that passed, so a client (or an attacker) repeating an over-limit or malformed operation would pay
  * for a full parse and validation every time; refusing must stay cheaper than serving. Those answers
  * depend on the document alone (schema and limits are fixed for the process), never on variables.
- * Keys are salted SHA-256 digests (a document may hold an inline secret): this runs on every request,
- * and a Buffer-keyed HMAC costs about 19 us against under 2 us for the digest (measured).
+ * Keys are salted SHA-256 digests (a document may hold an inline secret, so it is never a key in
+ * clear).
+ *
+ * Most documents were never refused, so a lookup first asks whether any refused document has the same
+ * length and hashes only then: the digest cost 2.2 µs on every cache hit (bench:breakdown), about 4 %
+ * of the hit's CPU over bare Apollo; a document of a length never refused now costs a Map lookup.
+ * A client sending refused documents of the valid one's length pays the digest again, no more.
  */
 export class RefusalCache {
   readonly #salt = randomBytes(32);
   readonly #replies: LRUCache<string, Reply>;
+  /** How many remembered documents have each length (in UTF-16 units). */
+  readonly #lengths = new Map<number, number>();
 
   constructor(maxEntries = 1000) {
-    this.#replies = new LRUCache({ max: maxEntries });
+    this.#replies = new LRUCache({
+      max: maxEntries,
+      dispose: (_reply, key) => this.#count(this.#lengthOf(key), -1),
+    });
   }
 
-  /** The cache key for a document's text. */
-  keyOf(document: string): string {
-    return createHash("sha256").update(this.#salt).update(document).digest("base64url");
+  /** The answer remembered for this document, if it was refused before. */
+  lookup(document: string): Reply | undefined {
+    if (!this.#lengths.has(document.length)) return undefined;
+    return this.#replies.get(this.#keyOf(document));
   }
 
-  get(key: string): Reply | undefined {
-    return this.#replies.get(key);
-  }
-
-  set(key: string, reply: Reply): void {
+  /** Remembers the refusal of this document. */
+  remember(document: string, reply: Reply): void {
+    const key = this.#keyOf(document);
+    if (this.#replies.has(key)) return;
+    this.#count(document.length, 1);
     this.#replies.set(key, reply);
+  }
+
+  // The length rides in the key so that an evicted entry can release its count.
+  #keyOf(document: string): string {
+    return `${document.length}:${createHash("sha256").update(this.#salt).update(document).digest("base64url")}`;
+  }
+
+  #lengthOf(key: string): number {
+    return Number(key.slice(0, key.indexOf(":")));
+  }
+
+  #count(length: number, change: number): void {
+    const count = (this.#lengths.get(length) ?? 0) + change;
+    if (count > 0) this.#lengths.set(length, count);
+    else this.#lengths.delete(length);
   }
 }

@@ -74,3 +74,25 @@ test("a secret typed into a malformed document is not echoed in the syntax error
   }
   assert.ok(!harness.logs.some((line) => line.includes(secret)));
 });
+
+test("a valid document as long as a refused one is served, not answered from the refusal memory", async () => {
+  const valid =
+    "mutation ($id: String!, $s: String!) { accessToken(clientId: $id, clientSecret: $s) { expiresIn } }";
+  // The same length, one letter apart: an unknown field, refused by validation.
+  const refused = valid.replace("expiresIn", "expiresXn");
+  assert.equal(refused.length, valid.length);
+  for (let i = 0; i < 2; i++) {
+    const answer = await post(
+      harness,
+      JSON.stringify({ query: refused, variables: { id: CLIENT_ID, s: CLIENT_SECRET } }),
+    );
+    assert.match(answer.text, /"code":"GRAPHQL_VALIDATION_FAILED"/);
+  }
+  const served = await post(
+    harness,
+    JSON.stringify({ query: valid, variables: { id: CLIENT_ID, s: CLIENT_SECRET } }),
+  );
+  assert.equal(served.status, 200);
+  assert.match(served.text, /"expiresIn":\d+/);
+  assert.doesNotMatch(served.text, /errors/);
+});

@@ -1,0 +1,130 @@
+/**
+ * `npm run bench:ab -- <git-ref> [scenario,...]`: the working tree against an earlier commit, same run.
+ *
+ * Issue 16 asks for the before and after of each change as same-run figures; across runs the machine's
+ * noise (±10 %) is larger than most single changes. This builds `<git-ref>` in a throw-away worktree,
+ * starts both builds of each scenario's server (hit and locked by default; any id from
+ * bench/scenarios/throughput.ts), and loads them in interleaved rounds (before, after, before, …).
+ * It prints, per scenario, the median over rounds of after ÷ before for req/s and for server CPU per
+ * request. BENCH_QUICK=1 shortens the rounds.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FakeAspose } from "../dev/fake-aspose.js";
+import { ChildServer } from "./lib/child-server.js";
+import { post } from "./lib/http-client.js";
+import { type LoadSample, runLoad } from "./lib/load.js";
+import { log } from "./lib/log.js";
+import { upstreamFormBody } from "./lib/operations.js";
+import { placeProcesses } from "./lib/placement.js";
+import { fixed, median, whole } from "./lib/stats.js";
+import { throughputScenarios } from "./scenarios/throughput.js";
+import { HIT_ID, MISS_ID, ROOT, SECRET, SETTINGS, TOKEN_PATH } from "./settings.js";
+
+const [ref, ids = "hit,locked"] = process.argv.slice(2);
+if (ref === undefined) {
+  process.stderr.write("usage: npm run bench:ab -- <git-ref> [scenario,...]\n");
+  process.exit(2);
+}
+
+/** Compiles a tree's src/ and bench/servers/ into its dist/. */
+function build(root: string): void {
+  execFileSync(
+    process.execPath,
+    [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "bench/tsconfig.json"],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
+}
+
+/** A worktree of `ref` with this checkout's node_modules, built; removed by the caller. */
+function checkout(gitRef: string): string {
+  const directory = mkdtempSync(join(tmpdir(), "bench-ab-"));
+  execFileSync("git", ["worktree", "add", "--detach", "--force", directory, gitRef], {
+    cwd: ROOT,
+    stdio: "ignore",
+  });
+  symlinkSync(join(ROOT, "node_modules"), join(directory, "node_modules"));
+  build(directory);
+  return directory;
+}
+
+const placement = placeProcesses();
+log(placement.note);
+build(ROOT);
+const before = checkout(ref);
+log(`built ${ref} in ${before}`);
+const fake = await FakeAspose.start({ clients: { [HIT_ID]: SECRET, [MISS_ID]: SECRET } });
+try {
+  const issued = await post(
+    `${fake.url}${TOKEN_PATH}`,
+    upstreamFormBody(HIT_ID, SECRET),
+    false,
+    "application/x-www-form-urlencoded",
+  );
+  const token = (JSON.parse(issued.body) as { access_token: string }).access_token;
+  const wanted = new Set(ids.split(","));
+  const scenarios = throughputScenarios(placement, fake, token).filter((scenario) => wanted.has(scenario.id));
+  for (const scenario of scenarios) {
+    // The same spec with the earlier build's entry point: dist/ paths are the same under either root.
+    const beforeSpec = scenario.spec([]);
+    if (!existsSync(beforeSpec.script.replace(ROOT, `${before}/`))) throw new Error("no earlier build");
+    const servers = {
+      before: await ChildServer.start({
+        ...beforeSpec,
+        name: `${scenario.id}@${ref}`,
+        script: beforeSpec.script.replace(ROOT, `${before}/`),
+      }),
+      after: await ChildServer.start(scenario.spec([])),
+    };
+    const samples: Record<"before" | "after", LoadSample[]> = { before: [], after: [] };
+    try {
+      for (const side of ["before", "after"] as const) {
+        await scenario.prepare(servers[side]);
+        await runLoad(servers[side], {
+          ...scenario.load,
+          connections: SETTINGS.connections,
+          seconds: SETTINGS.warmupSeconds,
+        });
+      }
+      for (let round = 0; round < SETTINGS.repetitions * 2; round++) {
+        for (const side of ["before", "after"] as const) {
+          const sample = await runLoad(servers[side], {
+            ...scenario.load,
+            connections: SETTINGS.connections,
+            seconds: SETTINGS.loadSeconds,
+          });
+          if (sample.badBodies + sample.wrongStatus + sample.errors > 0)
+            throw new Error(`${scenario.id} ${side}: wrong answers under load`);
+          samples[side].push(sample);
+        }
+      }
+    } finally {
+      await servers.before.stop();
+      await servers.after.stop();
+    }
+    const ratio = (pick: (sample: LoadSample) => number) =>
+      median(samples.after.map((after, index) => pick(after) / pick(samples.before[index] as LoadSample)));
+    const rps = (side: "before" | "after") => median(samples[side].map((sample) => sample.rps));
+    const cpu = (side: "before" | "after") => median(samples[side].map((sample) => sample.cpuUsPerRequest));
+    process.stdout.write(
+      `${scenario.id}: req/s ${whole(rps("before"))} → ${whole(rps("after"))} (×${fixed(
+        ratio((s) => s.rps),
+        3,
+      )}), ` +
+        `CPU ${fixed(cpu("before"), 1)} → ${fixed(cpu("after"), 1)} µs/req (×${fixed(
+          ratio((s) => s.cpuUsPerRequest),
+          3,
+        )}), ` +
+        `${samples.after.length} rounds each\n`,
+    );
+  }
+} finally {
+  await fake.close();
+  execFileSync("git", ["worktree", "remove", "--force", before], { cwd: ROOT, stdio: "ignore" });
+  rmSync(before, { recursive: true, force: true });
+}
