@@ -1,12 +1,14 @@
 /**
- * `npm run bench:ab -- <git-ref> [scenario,...]`: the working tree against an earlier commit, same run.
+ * `npm run bench:ab -- <git-ref>[,<git-ref>...] [scenario,...]`: the working tree against other commits,
+ * each in the same run.
  *
  * Issue 16 asks for the before and after of each change as same-run figures; across runs the machine's
- * noise (±10 %) is larger than most single changes. This builds `<git-ref>` in a throw-away worktree,
+ * noise (±10 %) is larger than most single changes. This builds each `<git-ref>` in a throw-away worktree,
  * starts both builds of each scenario's server (hit and locked by default; any id from
  * bench/scenarios/throughput.ts), and loads them in interleaved rounds (before, after, before, …).
  * It prints, per scenario, the median over rounds of after ÷ before for req/s and for server CPU per
- * request. BENCH_QUICK=1 shortens the rounds.
+ * request. BENCH_QUICK=1 shortens the rounds. Given a commit that removes one feature, the ratio is
+ * that feature's price (how bench/README.md's trade table was measured).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
@@ -23,9 +25,9 @@ import { fixed, median, whole } from "./lib/stats.js";
 import { throughputScenarios } from "./scenarios/throughput.js";
 import { HIT_ID, MISS_ID, ROOT, SECRET, SETTINGS, TOKEN_PATH } from "./settings.js";
 
-const [ref, ids = "hit,locked"] = process.argv.slice(2);
-if (ref === undefined) {
-  process.stderr.write("usage: npm run bench:ab -- <git-ref> [scenario,...]\n");
+const [refs, ids = "hit,locked"] = process.argv.slice(2);
+if (refs === undefined) {
+  process.stderr.write("usage: npm run bench:ab -- <git-ref>[,<git-ref>...] [scenario,...]\n");
   process.exit(2);
 }
 
@@ -56,75 +58,82 @@ function checkout(gitRef: string): string {
 const placement = placeProcesses();
 log(placement.note);
 build(ROOT);
-const before = checkout(ref);
-log(`built ${ref} in ${before}`);
-const fake = await FakeAspose.start({ clients: { [HIT_ID]: SECRET, [MISS_ID]: SECRET } });
-try {
-  const issued = await post(
-    `${fake.url}${TOKEN_PATH}`,
-    upstreamFormBody(HIT_ID, SECRET),
-    false,
-    "application/x-www-form-urlencoded",
-  );
-  const token = (JSON.parse(issued.body) as { access_token: string }).access_token;
-  const wanted = new Set(ids.split(","));
-  const scenarios = throughputScenarios(placement, fake, token).filter((scenario) => wanted.has(scenario.id));
-  for (const scenario of scenarios) {
-    // The same spec with the earlier build's entry point: dist/ paths are the same under either root.
-    const beforeSpec = scenario.spec([]);
-    if (!existsSync(beforeSpec.script.replace(ROOT, `${before}/`))) throw new Error("no earlier build");
-    const servers = {
-      before: await ChildServer.start({
-        ...beforeSpec,
-        name: `${scenario.id}@${ref}`,
-        script: beforeSpec.script.replace(ROOT, `${before}/`),
-      }),
-      after: await ChildServer.start(scenario.spec([])),
-    };
-    const samples: Record<"before" | "after", LoadSample[]> = { before: [], after: [] };
-    try {
-      for (const side of ["before", "after"] as const) {
-        await scenario.prepare(servers[side]);
-        await runLoad(servers[side], {
-          ...scenario.load,
-          connections: SETTINGS.connections,
-          seconds: SETTINGS.warmupSeconds,
-        });
-      }
-      for (let round = 0; round < SETTINGS.repetitions * 2; round++) {
+for (const ref of refs.split(",")) await compare(ref);
+
+/** Every scenario, the build of `ref` against the working tree's, interleaved. */
+async function compare(ref: string): Promise<void> {
+  const before = checkout(ref);
+  log(`built ${ref} in ${before}`);
+  const fake = await FakeAspose.start({ clients: { [HIT_ID]: SECRET, [MISS_ID]: SECRET } });
+  try {
+    const issued = await post(
+      `${fake.url}${TOKEN_PATH}`,
+      upstreamFormBody(HIT_ID, SECRET),
+      false,
+      "application/x-www-form-urlencoded",
+    );
+    const token = (JSON.parse(issued.body) as { access_token: string }).access_token;
+    const wanted = new Set(ids.split(","));
+    const scenarios = throughputScenarios(placement, fake, token).filter((scenario) =>
+      wanted.has(scenario.id),
+    );
+    for (const scenario of scenarios) {
+      // The same spec with the earlier build's entry point: dist/ paths are the same under either root.
+      const beforeSpec = scenario.spec([]);
+      if (!existsSync(beforeSpec.script.replace(ROOT, `${before}/`))) throw new Error("no earlier build");
+      const servers = {
+        before: await ChildServer.start({
+          ...beforeSpec,
+          name: `${scenario.id}@${ref}`,
+          script: beforeSpec.script.replace(ROOT, `${before}/`),
+        }),
+        after: await ChildServer.start(scenario.spec([])),
+      };
+      const samples: Record<"before" | "after", LoadSample[]> = { before: [], after: [] };
+      try {
         for (const side of ["before", "after"] as const) {
-          const sample = await runLoad(servers[side], {
+          await scenario.prepare(servers[side]);
+          await runLoad(servers[side], {
             ...scenario.load,
             connections: SETTINGS.connections,
-            seconds: SETTINGS.loadSeconds,
+            seconds: SETTINGS.warmupSeconds,
           });
-          if (sample.badBodies + sample.wrongStatus + sample.errors > 0)
-            throw new Error(`${scenario.id} ${side}: wrong answers under load`);
-          samples[side].push(sample);
         }
+        for (let round = 0; round < SETTINGS.repetitions * 2; round++) {
+          for (const side of ["before", "after"] as const) {
+            const sample = await runLoad(servers[side], {
+              ...scenario.load,
+              connections: SETTINGS.connections,
+              seconds: SETTINGS.loadSeconds,
+            });
+            if (sample.badBodies + sample.wrongStatus + sample.errors > 0)
+              throw new Error(`${scenario.id} ${side}: wrong answers under load`);
+            samples[side].push(sample);
+          }
+        }
+      } finally {
+        await servers.before.stop();
+        await servers.after.stop();
       }
-    } finally {
-      await servers.before.stop();
-      await servers.after.stop();
-    }
-    const ratio = (pick: (sample: LoadSample) => number) =>
-      median(samples.after.map((after, index) => pick(after) / pick(samples.before[index] as LoadSample)));
-    const rps = (side: "before" | "after") => median(samples[side].map((sample) => sample.rps));
-    const cpu = (side: "before" | "after") => median(samples[side].map((sample) => sample.cpuUsPerRequest));
-    process.stdout.write(
-      `${scenario.id}: req/s ${whole(rps("before"))} → ${whole(rps("after"))} (×${fixed(
-        ratio((s) => s.rps),
-        3,
-      )}), ` +
-        `CPU ${fixed(cpu("before"), 1)} → ${fixed(cpu("after"), 1)} µs/req (×${fixed(
-          ratio((s) => s.cpuUsPerRequest),
+      const ratio = (pick: (sample: LoadSample) => number) =>
+        median(samples.after.map((after, index) => pick(after) / pick(samples.before[index] as LoadSample)));
+      const rps = (side: "before" | "after") => median(samples[side].map((sample) => sample.rps));
+      const cpu = (side: "before" | "after") => median(samples[side].map((sample) => sample.cpuUsPerRequest));
+      process.stdout.write(
+        `${scenario.id} ${ref} → working tree: req/s ${whole(rps("before"))} → ${whole(rps("after"))} (×${fixed(
+          ratio((s) => s.rps),
           3,
         )}), ` +
-        `${samples.after.length} rounds each\n`,
-    );
+          `CPU ${fixed(cpu("before"), 1)} → ${fixed(cpu("after"), 1)} µs/req (×${fixed(
+            ratio((s) => s.cpuUsPerRequest),
+            3,
+          )}), ` +
+          `${samples.after.length} rounds each\n`,
+      );
+    }
+  } finally {
+    await fake.close();
+    execFileSync("git", ["worktree", "remove", "--force", before], { cwd: ROOT, stdio: "ignore" });
+    rmSync(before, { recursive: true, force: true });
   }
-} finally {
-  await fake.close();
-  execFileSync("git", ["worktree", "remove", "--force", before], { cwd: ROOT, stdio: "ignore" });
-  rmSync(before, { recursive: true, force: true });
 }
