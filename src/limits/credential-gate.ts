@@ -35,8 +35,7 @@ export interface CredentialGateOptions {
  * The brute-force defence as the token service sees it (issue 11): guessing stays bounded, owners
  * are never locked out. A credential Aspose accepted recently (a verifier) passes every lockout and
  * is not counted: it is not a guess. Any other credential is checked against the lockouts before the
- * upstream (the token service asks only when no usable token is stored: a stored token is itself proof
- * that Aspose accepted the credential) and must reserve each upstream attempt.
+ * store (so a locked clientId cannot probe stored tokens) and must reserve each upstream attempt.
  */
 export class CredentialGate {
   readonly #limiter: AttemptLimiter;

@@ -50,14 +50,10 @@ const RETRY_AHEAD_MIN_MS = 1_000;
 const RETRY_AHEAD_MAX_MS = 60_000;
 
 /**
- * Serves access tokens: the store, then the gate, then one upstream fetch shared by concurrent
- * callers in this process (single flight) and across replicas (the store's fetch claim). A stored
- * token is served before the gate is asked: it exists only because Aspose accepted exactly this
- * credential (its key is the HMAC of id and secret) within the token's lifetime, which is the proof a
- * verifier records, so a lockout could only refuse an owner here; a wrong guess never has a stored
- * token and meets the lockout before any upstream attempt. Asking the gate first refused an owner whose
- * verifier a shared store had evicted while its token stayed, and cost every hit a verifier lookup.
- * See CredentialGate.
+ * Serves access tokens: the gate, then the store, then one upstream fetch shared by concurrent
+ * callers in this process (single flight) and across replicas (the store's fetch claim). The order
+ * matters: an unverified credential meets the lockout before the store so that a locked-out clientId
+ * cannot keep guessing secrets against stored tokens; a known-good one passes (see CredentialGate).
  * Freshness is decided here, never by a store:
  * - a token in its refresh-ahead window is served at once while one background refresh replaces it;
  * - inside the hard margin the caller waits for a fresh token;
@@ -78,6 +74,11 @@ export class TokenService implements TokenProvider {
   async issue(request: TokenRequest, caller: Caller): Promise<ServedToken> {
     const { store, gate, clock, policy } = this.#deps;
     const { credential } = request;
+    // -- Brute-force gate (issue 11): known-good credentials pass, others meet the lockouts. --
+    const refused = await gate.check(credential, caller.addressKey);
+    if (refused !== undefined) throw tooManyAttempts(refused.retryAfterSeconds);
+    // -- end of gate --
+
     const stored = await store.get(credential);
     if (stored !== undefined) {
       const verdict = freshness(stored.token, clock(), policy, request.minValiditySeconds);
@@ -90,10 +91,6 @@ export class TokenService implements TokenProvider {
         if (verdict !== "expiring") return this.#served(stored.token, "cache");
       }
     }
-    // -- Brute-force gate (issue 11): known-good credentials pass, others meet the lockouts. --
-    const refused = await gate.check(credential, caller.addressKey);
-    if (refused !== undefined) throw tooManyAttempts(refused.retryAfterSeconds);
-    // -- end of gate --
     try {
       const flight = this.#flights.run(credential.lookupKey, () =>
         this.#fetchShared(request, caller, stored),
