@@ -57,6 +57,9 @@ async function twoReplicas(
   };
   const a = await startHarness({ clock, upstream: fake, env });
   const b = await startHarness({ clock, upstream: fake, env });
+  // Sharing is the point: a replica that has not reached Redis yet would fetch for itself.
+  for (const replica of [a, b])
+    await eventually("the replica to reach Redis", () => replica.app.stores.readiness().redis === "up");
   return { a, b, fake, clock };
 }
 
