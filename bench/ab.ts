@@ -14,16 +14,14 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FakeAspose } from "../dev/fake-aspose.js";
+import { startBenchUpstream } from "./lib/bench-upstream.js";
 import { ChildServer } from "./lib/child-server.js";
-import { post } from "./lib/http-client.js";
 import { type LoadSample, runLoad } from "./lib/load.js";
 import { log } from "./lib/log.js";
-import { upstreamFormBody } from "./lib/operations.js";
 import { placeProcesses } from "./lib/placement.js";
 import { fixed, median, whole } from "./lib/stats.js";
 import { throughputScenarios } from "./scenarios/throughput.js";
-import { HIT_ID, MISS_ID, ROOT, SECRET, SETTINGS, TOKEN_PATH } from "./settings.js";
+import { ROOT, SETTINGS } from "./settings.js";
 
 const [refs, ids = "hit,locked"] = process.argv.slice(2);
 if (refs === undefined) {
@@ -64,15 +62,8 @@ for (const ref of refs.split(",")) await compare(ref);
 async function compare(ref: string): Promise<void> {
   const before = checkout(ref);
   log(`built ${ref} in ${before}`);
-  const fake = await FakeAspose.start({ clients: { [HIT_ID]: SECRET, [MISS_ID]: SECRET } });
+  const { fake, token } = await startBenchUpstream();
   try {
-    const issued = await post(
-      `${fake.url}${TOKEN_PATH}`,
-      upstreamFormBody(HIT_ID, SECRET),
-      false,
-      "application/x-www-form-urlencoded",
-    );
-    const token = (JSON.parse(issued.body) as { access_token: string }).access_token;
     const wanted = new Set(ids.split(","));
     const scenarios = throughputScenarios(placement, fake, token).filter((scenario) =>
       wanted.has(scenario.id),

@@ -9,10 +9,9 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { FakeAspose } from "../dev/fake-aspose.js";
-import { post } from "./lib/http-client.js";
+import type { FakeAspose } from "../dev/fake-aspose.js";
+import { startBenchUpstream } from "./lib/bench-upstream.js";
 import { log } from "./lib/log.js";
-import { upstreamFormBody } from "./lib/operations.js";
 import { type Placement, placeProcesses } from "./lib/placement.js";
 import { report, writeReport } from "./lib/report.js";
 import { Results } from "./lib/results.js";
@@ -24,17 +23,7 @@ import { missGroup } from "./scenarios/miss.js";
 import { profile } from "./scenarios/profile.js";
 import { refreshGroup } from "./scenarios/refresh.js";
 import { throughputGroup } from "./scenarios/throughput.js";
-import {
-  GROUPS,
-  HIT_ID,
-  MISS_ID,
-  PROFILE,
-  RESULTS,
-  ROOT,
-  SECRET,
-  SKIP_BUILD,
-  TOKEN_PATH,
-} from "./settings.js";
+import { GROUPS, PROFILE, RESULTS, ROOT, SKIP_BUILD } from "./settings.js";
 
 /** Compiles src/ and bench/servers/ to dist/, so no TypeScript loader runs inside a measured server. */
 function build(): void {
@@ -71,20 +60,8 @@ async function main(): Promise<void> {
   build();
   mkdirSync(RESULTS, { recursive: true });
 
-  const fake = await FakeAspose.start({
-    clients: { [HIT_ID]: SECRET, [MISS_ID]: SECRET },
-  });
+  const { fake, token } = await startBenchUpstream();
   try {
-    // A real token from the fake: the constant baselines answer one of the same size.
-    const issued = await post(
-      `${fake.url}${TOKEN_PATH}`,
-      upstreamFormBody(HIT_ID, SECRET),
-      false,
-      "application/x-www-form-urlencoded",
-    );
-    const token = (JSON.parse(issued.body) as { access_token: string }).access_token;
-    fake.resetCounters();
-
     if (PROFILE.length > 0) {
       await profile(placement, fake, token);
       return;
