@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBenchUpstream } from "./lib/bench-upstream.js";
+import { compileForBench } from "./lib/build.js";
 import { ChildServer } from "./lib/child-server.js";
 import { type LoadSample, runLoad } from "./lib/load.js";
 import { log } from "./lib/log.js";
@@ -29,18 +30,6 @@ if (refs === undefined) {
   process.exit(2);
 }
 
-/** Compiles a tree's src/ and bench/servers/ into its dist/. */
-function build(root: string): void {
-  execFileSync(
-    process.execPath,
-    [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "bench/tsconfig.json"],
-    {
-      cwd: root,
-      stdio: "inherit",
-    },
-  );
-}
-
 /** A worktree of `ref` with this checkout's node_modules, built; removed by the caller. */
 function checkout(gitRef: string): string {
   const directory = mkdtempSync(join(tmpdir(), "bench-ab-"));
@@ -49,13 +38,13 @@ function checkout(gitRef: string): string {
     stdio: "ignore",
   });
   symlinkSync(join(ROOT, "node_modules"), join(directory, "node_modules"));
-  build(directory);
+  compileForBench(directory);
   return directory;
 }
 
 const placement = placeProcesses();
 log(placement.note);
-build(ROOT);
+compileForBench();
 for (const ref of refs.split(",")) await compare(ref);
 
 /** Every scenario, the build of `ref` against the working tree's, interleaved. */
@@ -71,12 +60,13 @@ async function compare(ref: string): Promise<void> {
     for (const scenario of scenarios) {
       // The same spec with the earlier build's entry point: dist/ paths are the same under either root.
       const beforeSpec = scenario.spec([]);
-      if (!existsSync(beforeSpec.script.replace(ROOT, `${before}/`))) throw new Error("no earlier build");
+      const beforeScript = beforeSpec.script.replace(ROOT, `${before}/`);
+      if (!existsSync(beforeScript)) throw new Error(`no build of ${ref} at ${beforeScript}`);
       const servers = {
         before: await ChildServer.start({
           ...beforeSpec,
           name: `${scenario.id}@${ref}`,
-          script: beforeSpec.script.replace(ROOT, `${before}/`),
+          script: beforeScript,
         }),
         after: await ChildServer.start(scenario.spec([])),
       };

@@ -1,16 +1,7 @@
-/**
- * `npm run bench`: the service against its baselines, every figure a ratio to a baseline measured in
- * the same run, interleaved. See bench/README.md for what each scenario measures and the targets, and
- * bench/settings.ts for the BENCH_* switches (QUICK, ONLY, PROFILE, SKIP_BUILD, CACHE_BOUND, FLOOD).
- *
- * This file is the runner only: placement, build, the fake Aspose, the groups in order; each group
- * lives in bench/scenarios/, the verdict in lib/verdict.ts and the report in lib/report.ts.
- */
-import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { FakeAspose } from "../dev/fake-aspose.js";
 import { startBenchUpstream } from "./lib/bench-upstream.js";
+import { compileForBench } from "./lib/build.js";
 import { log } from "./lib/log.js";
 import { type Placement, placeProcesses } from "./lib/placement.js";
 import { report, writeReport } from "./lib/report.js";
@@ -23,17 +14,13 @@ import { missGroup } from "./scenarios/miss.js";
 import { profile } from "./scenarios/profile.js";
 import { refreshGroup } from "./scenarios/refresh.js";
 import { throughputGroup } from "./scenarios/throughput.js";
-import { GROUPS, PROFILE, RESULTS, ROOT, SKIP_BUILD } from "./settings.js";
+import { GROUPS, PROFILE, RESULTS, SKIP_BUILD } from "./settings.js";
 
 /** Compiles src/ and bench/servers/ to dist/, so no TypeScript loader runs inside a measured server. */
 function build(): void {
   if (SKIP_BUILD) return;
   const started = performance.now();
-  execFileSync(
-    process.execPath,
-    [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "bench/tsconfig.json")],
-    { cwd: ROOT, stdio: "inherit" },
-  );
+  compileForBench();
   log(`built dist/ in ${fixed((performance.now() - started) / 1000, 1)} s`);
 }
 
