@@ -18,21 +18,21 @@ import type { Reply } from "./reply.js";
  */
 export class RefusalCache {
   readonly #salt = randomBytes(32);
-  readonly #replies: LRUCache<string, Reply>;
+  readonly #replies: LRUCache<string, { readonly reply: Reply; readonly length: number }>;
   /** How many remembered documents have each length (in UTF-16 units). */
   readonly #lengths = new Map<number, number>();
 
   constructor(maxEntries = 1000) {
     this.#replies = new LRUCache({
       max: maxEntries,
-      dispose: (_reply, key) => this.#count(this.#lengthOf(key), -1),
+      dispose: (entry) => this.#count(entry.length, -1),
     });
   }
 
   /** The answer remembered for this document, if it was refused before. */
   lookup(document: string): Reply | undefined {
     if (!this.#lengths.has(document.length)) return undefined;
-    return this.#replies.get(this.#keyOf(document));
+    return this.#replies.get(this.#keyOf(document))?.reply;
   }
 
   /** Remembers the refusal of this document. */
@@ -40,16 +40,11 @@ export class RefusalCache {
     const key = this.#keyOf(document);
     if (this.#replies.has(key)) return;
     this.#count(document.length, 1);
-    this.#replies.set(key, reply);
+    this.#replies.set(key, { reply, length: document.length });
   }
 
-  // The length rides in the key so that an evicted entry can release its count.
   #keyOf(document: string): string {
-    return `${document.length}:${createHash("sha256").update(this.#salt).update(document).digest("base64url")}`;
-  }
-
-  #lengthOf(key: string): number {
-    return Number(key.slice(0, key.indexOf(":")));
+    return createHash("sha256").update(this.#salt).update(document).digest("base64url");
   }
 
   #count(length: number, change: number): void {
