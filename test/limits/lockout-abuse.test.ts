@@ -16,7 +16,7 @@ import {
   leakedSecrets,
   post,
 } from "../support/harness.js";
-import { deleteKeys, eventually, uniquePrefix } from "../support/replicas.js";
+import { deleteKeys, reachedRedis, uniquePrefix } from "../support/replicas.js";
 
 const THRESHOLD = 5;
 const ADDRESS_THRESHOLD = 4 * THRESHOLD;
@@ -113,8 +113,7 @@ async function start(t: TestContext, mode: Mode, options: HarnessOptions = {}): 
   t.after(() => assert.deepEqual(leakedSecrets(harness, [CLIENT_SECRET]), []));
   // The attacks are about shared counters: guesses made before the replica reaches Redis are counted
   // locally (the start-up gap the README notes) and made this test fail now and then.
-  if (mode.name === "redis")
-    await eventually("the replica to reach Redis", () => harness.app.stores.readiness().redis === "up");
+  if (mode.name === "redis") await reachedRedis(harness);
   return harness;
 }
 

@@ -12,6 +12,7 @@ import { Cluster, Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import { freePort } from "../../dev/ports.js";
 import { type Child, spawnChild } from "../../dev/spawn.js";
+import type { App } from "../../src/app.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import { RedisHealth } from "../../src/stores/redis/redis-health.js";
 import { postOperation, readAnswer } from "./graphql-client.js";
@@ -85,6 +86,14 @@ export async function eventually<T>(
     if (performance.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await delay(intervalMs);
   }
+}
+
+/**
+ * Resolves once an in-process service has reached its Redis. A test about shared state starts after
+ * this: a request made before is served from local state (the start-up gap), as it should be.
+ */
+export async function reachedRedis(service: { readonly app: App }): Promise<void> {
+  await eventually("the replica to reach Redis", () => service.app.stores.readiness().redis === "up");
 }
 
 export interface GraphQLAnswer {

@@ -17,7 +17,7 @@ import {
   startHarness,
   TestClock,
 } from "../../support/harness.js";
-import { deleteKeys, eventually, uniquePrefix } from "../../support/replicas.js";
+import { deleteKeys, eventually, reachedRedis, uniquePrefix } from "../../support/replicas.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const prefix = uniquePrefix("refresh-ahead");
@@ -58,8 +58,7 @@ async function twoReplicas(
   const a = await startHarness({ clock, upstream: fake, env });
   const b = await startHarness({ clock, upstream: fake, env });
   // Sharing is the point: a replica that has not reached Redis yet would fetch for itself.
-  for (const replica of [a, b])
-    await eventually("the replica to reach Redis", () => replica.app.stores.readiness().redis === "up");
+  for (const replica of [a, b]) await reachedRedis(replica);
   return { a, b, fake, clock };
 }
 
