@@ -1,19 +1,21 @@
 /**
  * The service's configuration: read from the environment once at start-up, validated, frozen. Each
- * room has its own section and reader over one shared parser (parse.ts); a bad value stops start-up
- * with a message that names the variable. Every variable is listed, with its default, in
- * `.env.example` and the README.
+ * room declares its variables once, in its own section (kinds in parse.ts), and reads them through
+ * those declarations; a bad value stops start-up with a message that names the variable. The
+ * reference (docs/configuration.md) and `.env.example` are generated from CONFIG_SECTIONS.
  */
-import { type LimitsConfig, limitsConfig } from "./limits.js";
+import { LIMITS, type LimitsConfig, limitsConfig } from "./limits.js";
 import { ConfigError, type Env } from "./parse.js";
-import { type ServerConfig, serverConfig } from "./server.js";
-import { type StoreConfig, storeConfig } from "./store.js";
-import { type TelemetryConfig, telemetryConfig } from "./telemetry.js";
-import { type TokensConfig, tokensConfig } from "./tokens.js";
-import { type UpstreamConfig, upstreamConfig } from "./upstream.js";
+import type { ConfigSection, Variable } from "./section.js";
+import { SERVER, type ServerConfig, serverConfig } from "./server.js";
+import { STORE, type StoreConfig, storeConfig } from "./store.js";
+import { TELEMETRY, type TelemetryConfig, telemetryConfig } from "./telemetry.js";
+import { TOKENS, type TokensConfig, tokensConfig } from "./tokens.js";
+import { UPSTREAM, type UpstreamConfig, upstreamConfig } from "./upstream.js";
 
 export type { LimitsConfig, LockoutConfig } from "./limits.js";
 export { ConfigError, type Env } from "./parse.js";
+export type { ConfigSection, Variable } from "./section.js";
 export type { NodeEnv, ServerConfig } from "./server.js";
 export type { RedisAuth, RedisNode, RedisTls, SharedStoreConfig, StoreConfig } from "./store.js";
 export type { LogLevel, TelemetryConfig, TracingConfig } from "./telemetry.js";
@@ -28,6 +30,16 @@ export interface Config {
   readonly store: StoreConfig;
   readonly telemetry: TelemetryConfig;
 }
+
+/** Every section, in the order the reference and `.env.example` give them. */
+export const CONFIG_SECTIONS: readonly ConfigSection<Readonly<Record<string, Variable<unknown>>>>[] = [
+  SERVER,
+  UPSTREAM,
+  TOKENS,
+  LIMITS,
+  STORE,
+  TELEMETRY,
+];
 
 /** Parses and validates the environment into a frozen Config. */
 export function loadConfig(env: Env): Config {

@@ -1,5 +1,7 @@
 import proxyAddr from "proxy-addr";
-import { ConfigError, type Env, flag, integer, list, oneOf, optionalText, retired, text } from "./parse.js";
+import { list, matching, text } from "./formats.js";
+import { ConfigError, type Env, flag, integer, oneOf, retired } from "./parse.js";
+import { section } from "./section.js";
 
 export type NodeEnv = "production" | "development" | "test";
 
@@ -34,82 +36,164 @@ export interface ServerConfig {
 /** The longest a request may take to arrive in full, head and body (node:http's requestTimeout). */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-function corsOrigins(env: Env): string[] {
-  const origins = list(env, "CORS_ORIGINS");
-  for (const origin of origins) {
-    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new ConfigError(
-        "CORS_ORIGINS must be a comma-separated list of origins such as https://studio.apollographql.com",
-      );
-    }
-  }
-  return origins;
-}
+/** A typo in a host would otherwise surface as a listen error. */
+const hostName = matching(/^[A-Za-z0-9._:-]{1,253}$/, "a host name or an IP address, such as 0.0.0.0 or ::");
 
-function trustedProxies(env: Env): string[] {
-  // A hop count trusts X-Forwarded-For from whoever connects: any caller reaching the service directly
-  // could then choose the address its guesses are counted against (issue 11).
-  retired(
-    env,
-    "TRUST_PROXY_HOPS",
-    "list the reverse proxies' addresses or CIDRs in TRUSTED_PROXIES (X-Forwarded-For is honoured only from those)",
-  );
-  const proxies = list(env, "TRUSTED_PROXIES");
-  try {
-    proxyAddr.compile(proxies);
-  } catch {
-    throw new ConfigError(
-      "TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDRs (e.g. 10.0.0.0/8, ::1), or loopback, linklocal, uniquelocal",
-    );
-  }
-  return proxies;
-}
+/** The variables of the HTTP edge. */
+export const SERVER = section(
+  "Server",
+  "The HTTP edge: where the service listens, whom it trusts for client addresses, which browsers may call it, and how connections and shutdown are bounded. Operating notes for these (probes, connection cap, shutdown) are in [operations](operations.md).",
+  {
+    NODE_ENV: oneOf({
+      allowed: ["production", "development", "test"],
+      default: "development",
+      does: "`production` turns introspection off, serves Apollo's production landing page instead of Apollo Sandbox, and hides schema details (field suggestions) from refusals.",
+      details: "`development` and `test` behave alike. `INTROSPECTION` overrides the introspection part.",
+    }),
+    HOST: text({
+      format: hostName,
+      default: "0.0.0.0",
+      does: "The address the public port listens on.",
+      details:
+        "`::` listens on IPv6 (and IPv4 where the system maps it); `127.0.0.1` keeps the service to this machine.",
+    }),
+    PORT: integer({
+      min: 0,
+      max: 65_535,
+      default: 4000,
+      does: "The public port: GraphQL at `/graphql`, and `/healthz`, `/readyz` and `/metrics`.",
+      details:
+        "`0` lets the system pick a free port (the ready log line names it). A busy port stops start-up with one line on stderr and exit code 1.",
+    }),
+    TRUSTED_PROXIES: list({
+      item: {
+        means: "IP addresses or CIDRs (e.g. 10.0.0.0/8, ::1), or loopback, linklocal, uniquelocal",
+        read: (entry) => {
+          try {
+            proxyAddr.compile([entry]);
+            return entry;
+          } catch {
+            return undefined;
+          }
+        },
+      },
+      unset:
+        "none: `X-Forwarded-For` is ignored and every request counts against the address it connected from",
+      does: "The reverse proxies (addresses, CIDRs, or `loopback`, `linklocal`, `uniquelocal`) whose `X-Forwarded-For` is honoured when they connect.",
+      details:
+        "The header is read from the right, up to the first entry that is not a trusted proxy; anything a client wrote further left is ignored. List only proxies that append the address they saw: one that passes a client's header through unchanged lets that client choose the address its guesses are counted against. Behind a gateway, list the gateway (see [federation](federation.md#gateway-recipes) and [security](security.md)).",
+      example: "10.0.0.0/8, ::1",
+    }),
+    // A hop count trusts X-Forwarded-For from whoever connects: any caller reaching the service
+    // directly could then choose the address its guesses are counted against.
+    TRUST_PROXY_HOPS: retired({
+      instead:
+        "list the reverse proxies' addresses or CIDRs in TRUSTED_PROXIES (X-Forwarded-For is honoured only from those)",
+    }),
+    REQUEST_ID_HEADER: text({
+      format: matching(/^[A-Za-z0-9-]{1,64}$/, "an HTTP header name (letters, digits and dashes)"),
+      default: "x-request-id",
+      does: "The incoming header whose request id is trusted, when it matches `[A-Za-z0-9._:-]{1,128}`; otherwise a new UUID is made.",
+      details:
+        "Either way the id is logged with the request and echoed in the `x-request-id` response header.",
+    }),
+    CORS_ORIGINS: list({
+      item: matching(/^https?:\/\/[^/\s]+$/, "origins such as https://studio.apollographql.com"),
+      unset: "no browser origin is granted CORS",
+      does: "The browser origins allowed to call `/graphql` (CORS).",
+      details:
+        "Set `https://studio.apollographql.com` to use Apollo Studio's Explorer against the subgraph directly.",
+      example: "https://studio.apollographql.com",
+    }),
+    INTROSPECTION: flag({
+      unset: "on, except off when `NODE_ENV=production`",
+      does: "Whether schema introspection is answered.",
+      details: "Gateways read the schema through `_service { sdl }`, which works with introspection off.",
+    }),
+    SHUTDOWN_TIMEOUT_MS: integer({
+      min: 0,
+      max: 300_000,
+      default: 10_000,
+      does: "How long requests in flight at `SIGTERM`/`SIGINT` may take to finish.",
+      details:
+        "A request still waiting after it is answered 503 `SHUTTING_DOWN`; the process ends at most this plus 3 s after the first signal. On Kubernetes keep `terminationGracePeriodSeconds` above `preStop` + this + 3 s.",
+    }),
+    REQUEST_HEADERS_TIMEOUT_MS: integer({
+      min: 50,
+      // node:http refuses a head timeout longer than the whole-request timeout.
+      max: REQUEST_TIMEOUT_MS,
+      default: 10_000,
+      does: "A connection that has not sent a complete request head by then is answered 408 and closed.",
+      details:
+        "It catches connections that never speak and ones that trickle their headers (slowloris). A keep-alive connection may idle at most `min(5 s, this)` between requests; a whole request gets at most 30 s.",
+    }),
+    MAX_CONNECTIONS: integer({
+      min: 1,
+      max: 1_000_000,
+      default: 10_000,
+      does: "Open connections on the public port; further ones are closed as soon as they are accepted.",
+      details:
+        "Lowered at start, with a warning, so that a fifth of the open-file limit (`ulimit -n`, at least 64 descriptors) stays free for Aspose and Redis connections and logs.",
+    }),
+    LISTEN_BACKLOG: integer({
+      min: 1,
+      max: 65_535,
+      default: 4096,
+      does: "The queue of connections the kernel completes before the process accepts them (Node's own default is 511).",
+      details:
+        "The kernel silently caps it at `net.core.somaxconn` (4096 on Linux 5.4 and later, 128 before): raise that sysctl too if you raise this.",
+    }),
+    ADMIN_PORT: integer({
+      min: 0,
+      max: 65_535,
+      unset: "the probes and metrics are served on the public port only",
+      does: "A second port where `/healthz`, `/readyz` and `/metrics` are also served, with its own cap of 64 connections, so probes and scrapers see the truth while the public port is flooded.",
+      details:
+        "Must differ from `PORT` (`0` picks a free port). `/graphql` is never served there; keep it off the public network.",
+      example: "9090",
+    }),
+    ADMIN_HOST: text({
+      format: hostName,
+      unset: "the same as `HOST`",
+      does: "The address the admin port listens on.",
+      details: "Read only with `ADMIN_PORT`: set alone it stops start-up.",
+      example: "127.0.0.1",
+    }),
+  },
+);
 
-/** A host name or an IP address to listen on (a typo would otherwise surface as a listen error). */
-function hostName(env: Env, name: string, fallback: string): string {
-  const value = text(env, name, fallback);
-  if (!/^[A-Za-z0-9._:-]{1,253}$/.test(value)) {
-    throw new ConfigError(`${name} must be a host name or an IP address, such as 0.0.0.0 or ::`);
-  }
-  return value;
-}
+const v = SERVER.variables;
 
 function admin(env: Env, host: string, port: number): ServerConfig["admin"] {
-  if (optionalText(env, "ADMIN_PORT") === undefined) {
-    if (optionalText(env, "ADMIN_HOST") !== undefined)
+  const adminPort = v.ADMIN_PORT.read(env);
+  if (adminPort === undefined) {
+    if (v.ADMIN_HOST.isSet(env))
       throw new ConfigError("ADMIN_HOST is set but ADMIN_PORT is not: set ADMIN_PORT too");
     return undefined;
   }
-  const adminPort = integer(env, "ADMIN_PORT", 0, 0, 65_535);
   if (adminPort !== 0 && adminPort === port) throw new ConfigError("ADMIN_PORT must differ from PORT");
-  return { host: hostName(env, "ADMIN_HOST", host), port: adminPort };
+  return { host: v.ADMIN_HOST.read(env) ?? host, port: adminPort };
 }
 
-/**
- * NODE_ENV, HOST, PORT, TRUSTED_PROXIES, REQUEST_ID_HEADER, CORS_ORIGINS, INTROSPECTION,
- * SHUTDOWN_TIMEOUT_MS, REQUEST_HEADERS_TIMEOUT_MS, MAX_CONNECTIONS, LISTEN_BACKLOG, ADMIN_PORT, ADMIN_HOST
- */
+/** The server section from the environment. */
 export function serverConfig(env: Env): ServerConfig {
-  const nodeEnv = oneOf<NodeEnv>(env, "NODE_ENV", "development", ["production", "development", "test"]);
-  const requestIdHeader = text(env, "REQUEST_ID_HEADER", "x-request-id").toLowerCase();
-  if (!/^[a-z0-9-]{1,64}$/.test(requestIdHeader)) {
-    throw new ConfigError("REQUEST_ID_HEADER must be an HTTP header name (letters, digits and dashes)");
-  }
-  const host = hostName(env, "HOST", "0.0.0.0");
-  const port = integer(env, "PORT", 4000, 0, 65_535);
+  const nodeEnv = v.NODE_ENV.read(env);
+  const requestIdHeader = v.REQUEST_ID_HEADER.read(env).toLowerCase();
+  const host = v.HOST.read(env);
+  const port = v.PORT.read(env);
+  v.TRUST_PROXY_HOPS.read(env);
   return {
     nodeEnv,
     host,
     port,
-    trustedProxies: trustedProxies(env),
+    trustedProxies: v.TRUSTED_PROXIES.read(env),
     requestIdHeader,
-    corsOrigins: corsOrigins(env),
-    introspection: flag(env, "INTROSPECTION", nodeEnv !== "production"),
-    shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 300_000),
-    // node:http refuses a head timeout longer than the whole-request timeout.
-    requestHeadersTimeoutMs: integer(env, "REQUEST_HEADERS_TIMEOUT_MS", 10_000, 50, REQUEST_TIMEOUT_MS),
-    maxConnections: integer(env, "MAX_CONNECTIONS", 10_000, 1, 1_000_000),
-    listenBacklog: integer(env, "LISTEN_BACKLOG", 4096, 1, 65_535),
+    corsOrigins: v.CORS_ORIGINS.read(env),
+    introspection: v.INTROSPECTION.read(env) ?? nodeEnv !== "production",
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS.read(env),
+    requestHeadersTimeoutMs: v.REQUEST_HEADERS_TIMEOUT_MS.read(env),
+    maxConnections: v.MAX_CONNECTIONS.read(env),
+    listenBacklog: v.LISTEN_BACKLOG.read(env),
     admin: admin(env, host, port),
   };
 }

@@ -1,4 +1,6 @@
-import { ConfigError, type Env, flag, httpUrl, oneOf, optionalText, text } from "./parse.js";
+import { anyText, httpUrl, text } from "./formats.js";
+import { ConfigError, type Env, flag, oneOf, ratio } from "./parse.js";
+import { section } from "./section.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
@@ -32,72 +34,119 @@ export interface TelemetryConfig {
   readonly tracing: TracingConfig;
 }
 
-/** LOG_LEVEL, APOLLO_KEY, APOLLO_GRAPH_REF, OTEL_* (see tracingConfig) */
+const PROTOCOLS = ["http/protobuf", "http/json"] as const;
+
+/**
+ * The OTEL_* variables are the OpenTelemetry spec's, read as it defines them, but for one default: the
+ * spec's default exporter is otlp, and here tracing stays off (and costs nothing) until an operator
+ * asks for it.
+ */
+export const TELEMETRY = section(
+  "Logs, Apollo GraphOS and tracing",
+  "The log level, Apollo GraphOS usage reporting, and OpenTelemetry tracing through the standard `OTEL_*` variables (off unless `OTEL_TRACES_EXPORTER=otlp`). `OTEL_EXPORTER_OTLP_HEADERS` (which may hold a collector's token), `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_EXPORTER_OTLP_COMPRESSION` are not read here but by the OTLP exporter itself, as the spec defines them. What is logged, measured and traced is in [operations](operations.md).",
+  {
+    LOG_LEVEL: oneOf({
+      allowed: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+      default: "info",
+      does: "The level of the JSON log lines on stdout (pino's levels).",
+      details: "At `info` every request writes one access-log line; `warn` drops them.",
+    }),
+    APOLLO_KEY: text({
+      format: anyText("an Apollo GraphOS API key"),
+      secret: true,
+      unset: "no usage reporting",
+      does: "Turns on Apollo GraphOS usage reporting, which never sends variable values or request headers, with error messages masked.",
+      details:
+        "Needs `APOLLO_GRAPH_REF`. Leave it unset when the router reports usage: the subgraph still returns federated traces (ftv1) to the router.",
+    }),
+    APOLLO_GRAPH_REF: text({
+      format: anyText("a graph ref such as my-graph@current"),
+      unset: "required with `APOLLO_KEY`",
+      does: "The graph and variant usage is reported to, and that the production landing page links to in Studio.",
+      example: "my-graph@current",
+    }),
+    OTEL_SDK_DISABLED: flag({
+      unset: "tracing as the other variables say",
+      does: "`true` turns tracing off, whatever else is set.",
+    }),
+    OTEL_TRACES_EXPORTER: oneOf({
+      allowed: ["none", "otlp"],
+      default: "none",
+      does: "`otlp` turns tracing on: spans are exported over OTLP/HTTP.",
+      details:
+        "With `none` the OpenTelemetry SDK is not even loaded and the request path makes no OpenTelemetry call. Other exporters are refused.",
+    }),
+    OTEL_EXPORTER_OTLP_PROTOCOL: oneOf({
+      allowed: PROTOCOLS,
+      default: "http/protobuf",
+      does: "The OTLP encoding: `http/protobuf` or `http/json` (`grpc` is not supported and is refused).",
+    }),
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: oneOf({
+      allowed: PROTOCOLS,
+      unset: "the same as `OTEL_EXPORTER_OTLP_PROTOCOL`",
+      does: "The OTLP encoding for traces, in place of `OTEL_EXPORTER_OTLP_PROTOCOL`.",
+    }),
+    OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl({
+      default: "http://localhost:4318",
+      does: "The collector's base URL: spans go to this + `/v1/traces`.",
+      example: "http://otel-collector:4318",
+    }),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl({
+      unset: "`OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`",
+      does: "The full traces URL, used as given, in place of `OTEL_EXPORTER_OTLP_ENDPOINT`.",
+      example: "http://otel-collector:4318/v1/traces",
+    }),
+    OTEL_SERVICE_NAME: text({
+      format: anyText("a service name"),
+      default: "aspose-token-subgraph",
+      does: "The `service.name` resource attribute on every span.",
+    }),
+    OTEL_TRACES_SAMPLER: oneOf({
+      allowed: [
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+      ],
+      default: "parentbased_always_on",
+      does: "Which requests are traced: the spec's samplers; the `parentbased_` ones follow the caller's `traceparent` decision.",
+    }),
+    OTEL_TRACES_SAMPLER_ARG: ratio({
+      default: 1,
+      includingOne: true,
+      does: "The share of traces kept by the `traceidratio` samplers.",
+      example: "0.1",
+    }),
+  },
+);
+
+const v = TELEMETRY.variables;
+
+/** The telemetry section from the environment. */
 export function telemetryConfig(env: Env): TelemetryConfig {
-  const apollo = { key: optionalText(env, "APOLLO_KEY"), graphRef: optionalText(env, "APOLLO_GRAPH_REF") };
+  const apollo = { key: v.APOLLO_KEY.read(env), graphRef: v.APOLLO_GRAPH_REF.read(env) };
   if (apollo.key !== undefined && apollo.graphRef === undefined) {
     throw new ConfigError("APOLLO_GRAPH_REF must be set when APOLLO_KEY is set");
   }
-  return {
-    logLevel: oneOf<LogLevel>(env, "LOG_LEVEL", "info", [
-      "fatal",
-      "error",
-      "warn",
-      "info",
-      "debug",
-      "trace",
-      "silent",
-    ]),
-    apollo,
-    tracing: tracingConfig(env),
-  };
+  return { logLevel: v.LOG_LEVEL.read(env), apollo, tracing: tracingConfig(env) };
 }
 
-/**
- * OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER (none by default, or otlp), OTEL_EXPORTER_OTLP_[TRACES_]
- * PROTOCOL (http/protobuf by default, or http/json), OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT,
- * OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, as the OpenTelemetry spec
- * defines them. The spec's default exporter is otlp; here tracing stays off (and costs nothing) until
- * an operator asks for it. OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT and _COMPRESSION are read by the
- * OTLP exporter itself.
- */
-export function tracingConfig(env: Env): TracingConfig {
-  if (flag(env, "OTEL_SDK_DISABLED", false)) return { exporter: "none" };
-  const exporter = oneOf(env, "OTEL_TRACES_EXPORTER", "none", ["none", "otlp"]);
+function tracingConfig(env: Env): TracingConfig {
+  if (v.OTEL_SDK_DISABLED.read(env) === true) return { exporter: "none" };
+  const exporter = v.OTEL_TRACES_EXPORTER.read(env);
   if (exporter === "none") return { exporter };
-  const protocolVariable =
-    optionalText(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") === undefined
-      ? "OTEL_EXPORTER_OTLP_PROTOCOL"
-      : "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
-  const protocol = oneOf(env, protocolVariable, "http/protobuf", ["http/protobuf", "http/json"]);
+  const protocol = v.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL.read(env) ?? v.OTEL_EXPORTER_OTLP_PROTOCOL.read(env);
   // The signal-specific endpoint is used as given; the general one gets the signal's path appended.
   const endpoint =
-    optionalText(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") === undefined
-      ? `${httpUrl(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")}/v1/traces`
-      : httpUrl(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://localhost:4318/v1/traces");
-  const sampler = oneOf<TraceSampler>(env, "OTEL_TRACES_SAMPLER", "parentbased_always_on", [
-    "always_on",
-    "always_off",
-    "traceidratio",
-    "parentbased_always_on",
-    "parentbased_always_off",
-    "parentbased_traceidratio",
-  ]);
+    v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.read(env) ?? `${v.OTEL_EXPORTER_OTLP_ENDPOINT.read(env)}/v1/traces`;
   return {
     exporter,
     protocol,
     endpoint,
-    serviceName: text(env, "OTEL_SERVICE_NAME", "aspose-token-subgraph"),
-    sampler,
-    samplerRatio: samplerRatio(env),
+    serviceName: v.OTEL_SERVICE_NAME.read(env),
+    sampler: v.OTEL_TRACES_SAMPLER.read(env),
+    samplerRatio: v.OTEL_TRACES_SAMPLER_ARG.read(env),
   };
-}
-
-function samplerRatio(env: Env): number {
-  const raw = optionalText(env, "OTEL_TRACES_SAMPLER_ARG");
-  if (raw === undefined) return 1;
-  const value = /^\d*\.?\d+$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!(value >= 0 && value <= 1))
-    throw new ConfigError("OTEL_TRACES_SAMPLER_ARG must be a number in [0, 1]");
-  return value;
 }

@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { ConfigError, type Env, flag, integer, optionalText, ratio } from "./parse.js";
+import { text } from "./formats.js";
+import { type Env, flag, integer, ratio } from "./parse.js";
+import { section } from "./section.js";
 
 /** The token cache and the refresh policy. */
 export interface TokensConfig {
@@ -16,28 +18,84 @@ export interface TokensConfig {
   readonly refreshAheadRatio: number;
 }
 
-function cacheKey(env: Env): Pick<TokensConfig, "key" | "keySource"> {
-  const raw = optionalText(env, "TOKEN_CACHE_KEY");
-  // A per-process random key is the safe default: credential keys are then meaningless outside
-  // this process. Replicas that share a cache (Redis) must share TOKEN_CACHE_KEY.
-  if (raw === undefined) return { key: randomBytes(32), keySource: "random" };
-  const key = Buffer.from(raw, "base64");
-  if (key.length < 32)
-    throw new ConfigError("TOKEN_CACHE_KEY must be at least 32 random bytes, base64-encoded");
-  return { key, keySource: "explicit" };
-}
-
-/** TOKEN_* */
-export function tokensConfig(env: Env): TokensConfig {
-  return {
-    cacheEnabled: flag(env, "TOKEN_CACHE", true),
-    maxEntries: integer(env, "TOKEN_CACHE_MAX_ENTRIES", 10_000, 1, 10_000_000),
-    ...cacheKey(env),
-    refreshMarginMinSeconds: integer(env, "TOKEN_REFRESH_MARGIN_SECONDS", 60, 0, 86_400),
-    refreshMarginRatio: ratio(env, "TOKEN_REFRESH_MARGIN_RATIO", 0.1),
+/** The variables of the token cache and its refresh policy. */
+export const TOKENS = section(
+  "Token cache",
+  "How tokens are cached and when a cached token is replaced. Both windows are `max(seconds, ratio × lifetime)`; with the defaults, a one-hour Aspose token is refreshed in the background in its last 15 minutes and waited for only in its last 6. The whole policy is in [caching](caching.md).",
+  {
+    TOKEN_CACHE: flag({
+      default: true,
+      does: "Whether tokens are cached.",
+      details:
+        "`off` stores nothing: every request goes upstream, though concurrent requests for the same credentials still share one call.",
+    }),
+    TOKEN_CACHE_MAX_ENTRIES: integer({
+      min: 1,
+      max: 10_000_000,
+      default: 10_000,
+      does: "How many tokens this replica keeps in memory (least recently used first out); with a shared store, the size of each replica's local tier in front of Redis.",
+      details: "The bench measured about 1.6 KB of live heap per cached token ([benchmarks](benchmarks.md)).",
+    }),
+    // A per-process random key is the safe default: credential keys are then meaningless outside
+    // this process. Replicas that share a cache (Redis) must share TOKEN_CACHE_KEY.
+    TOKEN_CACHE_KEY: text({
+      format: {
+        means: "at least 32 random bytes, base64-encoded",
+        read: (value) => {
+          const key = Buffer.from(value, "base64");
+          return key.length >= 32 ? key : undefined;
+        },
+      },
+      secret: true,
+      unset: "a random key per process",
+      does: "The server key that keys every cache key (HMAC-SHA256) and salts the encryption of tokens in Redis; make one with `openssl rand -base64 32`.",
+      details:
+        "Required with a shared store (`REDIS_URL`, `REDIS_CLUSTER_NODES` or `REDIS_SENTINELS`), and the same on every replica: otherwise a replica could read none of the others' entries. Changing it empties the shared cache in effect.",
+    }),
+    TOKEN_REFRESH_MARGIN_SECONDS: integer({
+      min: 0,
+      max: 86_400,
+      default: 60,
+      does: "The hard margin's floor: inside `max(this, TOKEN_REFRESH_MARGIN_RATIO × lifetime)` of its expiry a request waits for a fresh token instead of being served the cached one.",
+      details:
+        "If that fetch fails with an upstream fault, the cached token is served (`stale: true`) while it is still valid for the caller.",
+    }),
+    TOKEN_REFRESH_MARGIN_RATIO: ratio({
+      default: 0.1,
+      does: "The hard margin as a share of the token's lifetime.",
+    }),
     // Defaults: five minutes, or a quarter of the lifetime (15 minutes of Aspose's one-hour tokens):
     // time for several background attempts, spaced a tenth of the lifetime apart, before the hard margin.
-    refreshAheadSeconds: integer(env, "TOKEN_REFRESH_AHEAD_SECONDS", 300, 0, 86_400),
-    refreshAheadRatio: ratio(env, "TOKEN_REFRESH_AHEAD_RATIO", 0.25),
+    TOKEN_REFRESH_AHEAD_SECONDS: integer({
+      min: 0,
+      max: 86_400,
+      default: 300,
+      does: "The refresh-ahead window's floor: inside `max(this, TOKEN_REFRESH_AHEAD_RATIO × lifetime)` a cached token is served at once and one background refresh starts.",
+      details: "The floor keeps short-lived tokens from being refreshed on every request.",
+    }),
+    TOKEN_REFRESH_AHEAD_RATIO: ratio({
+      default: 0.25,
+      does: "The refresh-ahead window as a share of the token's lifetime.",
+      details:
+        "A quarter leaves room for several background attempts (a failed one is retried after a tenth of the lifetime, 1 to 60 s) before the hard margin.",
+    }),
+  },
+);
+
+const v = TOKENS.variables;
+
+/** The tokens section from the environment. */
+export function tokensConfig(env: Env): TokensConfig {
+  const key = v.TOKEN_CACHE_KEY.read(env);
+  return {
+    cacheEnabled: v.TOKEN_CACHE.read(env),
+    maxEntries: v.TOKEN_CACHE_MAX_ENTRIES.read(env),
+    ...(key === undefined
+      ? { key: randomBytes(32), keySource: "random" as const }
+      : { key, keySource: "explicit" as const }),
+    refreshMarginMinSeconds: v.TOKEN_REFRESH_MARGIN_SECONDS.read(env),
+    refreshMarginRatio: v.TOKEN_REFRESH_MARGIN_RATIO.read(env),
+    refreshAheadSeconds: v.TOKEN_REFRESH_AHEAD_SECONDS.read(env),
+    refreshAheadRatio: v.TOKEN_REFRESH_AHEAD_RATIO.read(env),
   };
 }
