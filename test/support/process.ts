@@ -21,11 +21,12 @@ export interface ReadyService extends ServiceProcess {
 /**
  * Spawns `node --import tsx src/main.ts` with the given environment (plus PATH/HOME/TMPDIR only): the
  * service sees exactly the variables the test chose, never a developer's APOLLO_KEY or REDIS_URL.
+ * `nodeFlags` go before the script (e.g. `--env-file=…`).
  */
-export function spawnService(env: Record<string, string>): ServiceProcess {
+export function spawnService(env: Record<string, string>, nodeFlags: readonly string[] = []): ServiceProcess {
   return spawnChild({
     command: process.execPath,
-    args: ["--import", "tsx", "src/main.ts"],
+    args: [...nodeFlags, "--import", "tsx", "src/main.ts"],
     env: { PORT: "0", HOST: "127.0.0.1", ...env },
   });
 }
@@ -37,8 +38,9 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
 export async function startService(
   env: Record<string, string>,
   readyTimeoutMs = 20_000,
+  nodeFlags: readonly string[] = [],
 ): Promise<ReadyService> {
-  const service = spawnService(env);
+  const service = spawnService(env, nodeFlags);
   try {
     const ready = await service.waitForLog(
       (line) => typeof line.port === "number" && Number.isInteger(line.port) && line.port > 0,
