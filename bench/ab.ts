@@ -8,7 +8,7 @@
  * bench/scenarios/throughput.ts), and loads them in interleaved rounds (before, after; after, before; …).
  * It prints, per scenario, the median over rounds of after ÷ before for req/s and for server CPU per
  * request. BENCH_QUICK=1 shortens the rounds. Given a commit that removes one feature, the ratio is
- * that feature's price (how bench/README.md's trade table was measured).
+ * that feature's price (how the trade table in docs/benchmarks.md was measured).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";

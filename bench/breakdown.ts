@@ -2,7 +2,7 @@
  * `npm run bench:breakdown`: where the cache hit's extra CPU goes. Each piece of work the service does
  * on a hit that a bare Apollo Server does not is run on its own, in this process, many times, and
  * reported in µs per request. The sum is set against the hit − bare CPU per request of a throughput
- * run (bench/README.md, Results); what it does not explain is Apollo's plugin hooks, the extra async
+ * run (docs/benchmarks.md, Results); what it does not explain is Apollo's plugin hooks, the extra async
  * hops and the garbage they make. Absolute figures vary with the machine; read them side by side.
  */
 import { IncomingMessage } from "node:http";

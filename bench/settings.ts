@@ -1,5 +1,5 @@
 /**
- * What a bench run does, read once from the environment (see bench/README.md), and the constants the
+ * What a bench run does, read once from the environment (see docs/benchmarks.md), and the constants the
  * scenarios share: credentials, the token path, the limits the service runs with.
  *
  *   BENCH_QUICK=1                 ~30 s smoke run (short loads, small memory scenario)

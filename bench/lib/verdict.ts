@@ -1,5 +1,5 @@
 /**
- * The pass/miss judgement: the targets' thresholds (see the Targets table in bench/README.md) in one
+ * The pass/miss judgement: the targets' thresholds (see the Targets table in docs/benchmarks.md) in one
  * place, and whether a run missed any. Scenario groups measure; this says what passing means.
  */
 import type { Target, Verdict } from "./results.js";
