@@ -35,13 +35,13 @@ test("router.yaml continues the W3C trace context to subgraphs", () => {
   assert.equal(config.telemetry?.exporters?.tracing?.propagation?.trace_context, true);
 });
 
-test("supergraph.yaml and the README pin the exact composition version the tests compose with", () => {
+test("supergraph.yaml and the federation doc pin the exact composition version the tests compose with", () => {
   const { version } = JSON.parse(read("node_modules/@apollo/composition/package.json")) as {
     version: string;
   };
   const config = parse(read("gateways/apollo-router/supergraph.yaml")) as { federation_version?: string };
   assert.equal(config.federation_version, `=${version}`);
-  const readme = read("README.md");
-  assert.match(readme, new RegExp(`federation_version: =${version.replaceAll(".", "\\.")}`));
-  assert.doesNotMatch(readme, /federation_version: 2\s/);
+  const doc = read("docs/federation.md");
+  assert.match(doc, new RegExp(`federation_version: =${version.replaceAll(".", "\\.")}`));
+  assert.doesNotMatch(doc, /federation_version: 2\s/);
 });

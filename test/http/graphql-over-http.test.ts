@@ -1,7 +1,7 @@
 /**
  * The GraphQL-over-HTTP spec's own audit (graphql-http's auditServer) against the real service: no
  * warning and no error. The three notices left are GET requests without a CSRF-safe header, refused
- * by Apollo's CSRF prevention: a stated security choice (README, "Threat model"), not a gap.
+ * by Apollo's CSRF prevention: a stated security choice (docs/security.md), not a gap.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";

@@ -112,7 +112,7 @@ async function start(t: TestContext, mode: Mode, options: HarnessOptions = {}): 
   const harness = await harnessFor(t, { ...options, env: { ...mode.env(), ...options.env } });
   t.after(() => assert.deepEqual(leakedSecrets(harness, [CLIENT_SECRET]), []));
   // The attacks are about shared counters: guesses made before the replica reaches Redis are counted
-  // locally (the start-up gap the README notes) and made this test fail now and then.
+  // locally (the start-up gap docs/redis.md notes) and made this test fail now and then.
   if (mode.name === "redis") await reachedRedis(harness);
   return harness;
 }
