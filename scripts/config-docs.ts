@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { CONFIG_SECTIONS, type ConfigSection, type Variable } from "../src/config/index.js";
+import { anchor } from "./markdown.js";
 
 type Section = ConfigSection<Readonly<Record<string, Variable<unknown>>>>;
 
@@ -18,14 +19,6 @@ function variablesOf(section: Section): Variable<unknown>[] {
 
 function paragraph(variable: Variable<unknown>): string {
   return variable.details === undefined ? variable.does : `${variable.does} ${variable.details}`;
-}
-
-/** A heading's anchor as GitHub makes it: lower case, punctuation but - and _ dropped, spaces to -. */
-function anchor(heading: string): string {
-  return heading
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
-    .replace(/\s/g, "-");
 }
 
 function facts(variable: Variable<unknown>): string {
