@@ -1,8 +1,8 @@
 /**
  * The catalogue of every error code a client can see, documented once, and the coded errors this
  * service makes. Messages are generic and helpful; they never carry an upstream body, a URL, a
- * clientId or a secret. Nothing here imports from above it but the generated enum type: http/,
- * format-error, resolvers, tokens and the connector all import from here.
+ * clientId or a secret. Nothing here imports from above it but the generated enum type: every room
+ * that makes, classifies or reports an error names its code through this module.
  */
 import type { ApolloServerErrorCode } from "@apollo/server/errors";
 import { type ASTNode, GraphQLError, type GraphQLResolveInfo } from "graphql";
@@ -81,6 +81,35 @@ export type ClientErrorCode =
 
 /** Any outcome label of a request log line or metric. */
 export type Outcome = ClientErrorCode | (typeof OutcomeLabel)[keyof typeof OutcomeLabel];
+
+const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set<string>([
+  ...Object.values(ServiceCode),
+  ...Object.values(RequestCode),
+  ...Object.values(HttpCode),
+]);
+
+/** Whether a value read off a formatted error is one of the catalogue's codes. */
+export function isClientErrorCode(code: unknown): code is ClientErrorCode {
+  return typeof code === "string" && CLIENT_ERROR_CODES.has(code);
+}
+
+// Aspose failing: unreachable, rate-limiting, answering nonsense. INVALID_CREDENTIALS is an answer
+// (Aspose is up), and a local refusal (TOO_MANY_ATTEMPTS) never reached it.
+const UPSTREAM_FAULT_CODES: ReadonlySet<string> = new Set<string>([
+  ServiceCode.UPSTREAM_UNAVAILABLE,
+  ServiceCode.UPSTREAM_RATE_LIMITED,
+  ServiceCode.UPSTREAM_BAD_RESPONSE,
+]);
+
+/** Whether an error says Aspose failed, rather than the caller or this service. */
+export function isUpstreamFault(error: unknown): error is ServiceError {
+  return error instanceof ServiceError && UPSTREAM_FAULT_CODES.has(error.code);
+}
+
+/** Whether a request's outcome is a failure on this side of the wire: Aspose's, or an internal one. */
+export function isServerSideFailure(outcome: Outcome): boolean {
+  return outcome === ServiceCode.INTERNAL_SERVER_ERROR || UPSTREAM_FAULT_CODES.has(outcome);
+}
 
 /** Apollo's request-level codes whose (sanitised) message is about the request's shape. */
 export const REQUEST_CODES: ReadonlySet<string> = new Set<string>([

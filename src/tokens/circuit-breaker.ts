@@ -1,4 +1,4 @@
-import { ServiceError, upstreamUnavailable } from "../errors.js";
+import { isUpstreamFault, upstreamUnavailable } from "../errors.js";
 import type { Credential } from "./credential.js";
 import type { TokenIssuer } from "./ports.js";
 import type { Clock, IssuedToken } from "./types.js";
@@ -12,15 +12,6 @@ export interface CircuitBreakerOptions {
   readonly cooldownMs: number;
   readonly clock: Clock;
   readonly onStateChange?: (state: CircuitState) => void;
-}
-
-// Faults of the upstream itself. INVALID_CREDENTIALS is an answer (Aspose is up), and a local refusal
-// (TOO_MANY_ATTEMPTS) never reached it: neither says anything about its health.
-const UPSTREAM_FAULTS = new Set(["UPSTREAM_UNAVAILABLE", "UPSTREAM_RATE_LIMITED", "UPSTREAM_BAD_RESPONSE"]);
-
-/** Whether an error is Aspose failing (unreachable, rate-limiting, answering nonsense). */
-export function isUpstreamFault(error: unknown): boolean {
-  return error instanceof ServiceError && UPSTREAM_FAULTS.has(error.code);
 }
 
 /**

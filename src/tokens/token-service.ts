@@ -1,8 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
-import { ServiceError, tooManyAttempts } from "../errors.js";
+import { isUpstreamFault, ServiceCode, ServiceError, tooManyAttempts } from "../errors.js";
 import type { CredentialGate } from "../limits/credential-gate.js";
-import { isUpstreamFault } from "./circuit-breaker.js";
 import type { StoredToken, TokenIssuer, TokenStore } from "./ports.js";
 import { freshness, isUsable, type RefreshPolicy, servableStale } from "./refresh-policy.js";
 import { SingleFlight } from "./single-flight.js";
@@ -16,7 +15,7 @@ import type {
   TokenSource,
 } from "./types.js";
 
-/** How a background refresh ended, for metrics. */
+/** How a background refresh ended. */
 export type RefreshAheadOutcome = "refreshed" | "failed" | "rejected";
 
 export interface TokenServiceDependencies {
@@ -34,9 +33,9 @@ export interface TokenServiceDependencies {
    */
   readonly claimWaitMs: number;
   readonly onLookup?: (source: TokenSource) => void;
-  /** Called when a fetch starts waiting for another replica's (metrics). */
+  /** Called when a fetch starts waiting for another replica's. */
   readonly onClaimWait?: () => void;
-  /** Called when a background refresh ends (metrics). */
+  /** Called when a background refresh ends. */
   readonly onRefreshAhead?: (outcome: RefreshAheadOutcome) => void;
 }
 
@@ -74,16 +73,15 @@ export class TokenService implements TokenProvider {
   async issue(request: TokenRequest, caller: Caller): Promise<ServedToken> {
     const { store, gate, clock, policy } = this.#deps;
     const { credential } = request;
-    // -- Brute-force gate (issue 11): known-good credentials pass, others meet the lockouts. --
+    // The brute-force gate: known-good credentials pass, others meet the lockouts.
     const refused = await gate.check(credential, caller.addressKey);
     if (refused !== undefined) throw tooManyAttempts(refused.retryAfterSeconds);
-    // -- end of gate --
 
     const stored = await store.get(credential);
     if (stored !== undefined) {
       const verdict = freshness(stored.token, clock(), policy, request.minValiditySeconds);
       if (request.forceRefresh) {
-        // forceRefresh bound (issue 11): a token fetched moments ago is as fresh as a refetch.
+        // A token fetched moments ago is as fresh as a refetch would be.
         if (verdict !== "expiring" && this.#justFetched(stored.token))
           return this.#served(stored.token, "cache");
       } else {
@@ -145,8 +143,8 @@ export class TokenService implements TokenProvider {
     );
   }
 
-  // -- forceRefresh bound (issue 11): a token fetched this recently is as fresh as a refetch, so a
-  // forced refresh in a loop (or in aliases) cannot pump upstream calls. --
+  // A token fetched this recently is as fresh as a refetch, so a forced refresh in a loop (or in
+  // aliases) cannot pump upstream calls.
   #justFetched(token: IssuedToken): boolean {
     return this.#deps.clock() - token.issuedAtMs < this.#deps.forceRefreshMinIntervalMs;
   }
@@ -208,8 +206,8 @@ export class TokenService implements TokenProvider {
 
   async #attempt(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
     const { credential } = request;
-    // -- Brute-force gate (issue 11): an unverified credential reserves the attempt; its outcome is
-    // reported, and Aspose's answer makes or drops the credential's verifier. --
+    // An unverified credential reserves the attempt; its outcome is reported, and Aspose's answer
+    // makes or drops the credential's verifier.
     const admitted = await this.#deps.gate.admit(credential, caller.addressKey);
     if (!admitted.allowed) throw tooManyAttempts(admitted.retryAfterSeconds);
     const { attempt } = admitted;
@@ -217,7 +215,7 @@ export class TokenService implements TokenProvider {
     try {
       token = await this.#deps.issuer.issue(credential);
     } catch (error) {
-      if (error instanceof ServiceError && error.code === "INVALID_CREDENTIALS") {
+      if (error instanceof ServiceError && error.code === ServiceCode.INVALID_CREDENTIALS) {
         await attempt.rejected();
         // The secret was revoked or rotated: a token stored for it must not be served again.
         await this.#deps.store.delete(credential);
