@@ -1,12 +1,11 @@
 /**
  * The layering of src/, checked by `npm run deps` (part of `npm run check` and CI). Layers point down:
- * edge (main, app, http, apollo) → resolvers and context → token service and limits (the domain, with
- * its ports) ← adapters (stores, the Aspose connector); config, errors and generated types at the
- * bottom. Generated resolver types may name the Context type: that one upward edge is codegen's.
+ * edge (main, app; graphql over http) → resolvers → token service and limits (the domain, with its
+ * ports) ← adapters (stores, the Aspose connector); config, errors and generated types at the bottom.
+ * Generated resolver types may name the GraphQL Context type: that one upward edge is codegen's.
  */
 const ADAPTERS = "^src/(stores|aspose)/";
-const EDGE =
-  "^src/(main|app|apollo|format-error|graphql-over-http|schema|print-schema|context)\\.ts$|^src/(http|resolvers)/";
+const EDGE = "^src/(main|app)\\.ts$|^src/(graphql|http|resolvers)/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -55,10 +54,18 @@ module.exports = {
       to: { path: "^src/stores/" },
     },
     {
+      name: "http-knows-no-graphql",
+      severity: "error",
+      comment:
+        "http/ is the transport (connections, routes, logs, draining); it is handed the GraphQL handler, never imports it.",
+      from: { path: "^src/http/" },
+      to: { path: "^src/(graphql|resolvers)/" },
+    },
+    {
       name: "edge-through-the-service",
       severity: "error",
       comment: "HTTP handlers and resolvers reach tokens through the context, never an adapter.",
-      from: { path: "^src/(http|resolvers)/" },
+      from: { path: "^src/(graphql|http|resolvers)/" },
       to: { path: ADAPTERS },
     },
     {

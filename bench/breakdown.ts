@@ -12,10 +12,9 @@ import DataLoader from "dataloader";
 import { DateTimeResolver } from "graphql-scalars";
 import { pino } from "pino";
 import { loadConfig } from "../src/config/index.js";
-import { contextFactory } from "../src/context.js";
-import { answerMediaType } from "../src/graphql-over-http.js";
+import { contextFactory } from "../src/graphql/context.js";
+import { RefusalCache } from "../src/graphql/refusal-cache.js";
 import { accessLog } from "../src/http/access-log.js";
-import { RefusalCache } from "../src/http/refusal-cache.js";
 import { requestIdOf } from "../src/http/request-id.js";
 import { CredentialGate } from "../src/limits/credential-gate.js";
 import { createLogger } from "../src/observability/logger.js";
@@ -101,8 +100,8 @@ const pieces: Array<[string, () => unknown]> = [
     },
   ],
   [
-    "refusal-cache lookup of a document never refused (length check, no digest)",
-    () => refusals.lookup(`${answerMediaType("application/json")}\n${ACCESS_TOKEN_MUTATION}`),
+    "refusal-cache lookup of a document never refused (length check, no digest, no negotiation)",
+    () => refusals.lookup(ACCESS_TOKEN_MUTATION, "application/json"),
   ],
   [
     "request headers into Apollo's HeaderMap",

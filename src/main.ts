@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const descriptorLimit = openFileLimit();
   const app = createApp({ config, logger, metrics, tracing, descriptorLimit });
   const { host, port } = config.server;
-  // --- listen errors (federation branch): one line an operator can act on, not a stack trace.
+  // A listen error is one line an operator can act on, not a stack trace.
   const address = await app.listen(port, host).catch(async (error: unknown): Promise<never> => {
     const code = error instanceof Error && "code" in error ? error.code : undefined;
     const why =
@@ -59,7 +59,6 @@ async function main(): Promise<void> {
     process.stderr.write(`Cannot listen on ${host}:${port}: the address ${why}.\n`);
     process.exit(1);
   });
-  // --- end listen errors
   const maxConnections = app.httpServer.maxConnections;
   if (maxConnections < config.server.maxConnections) {
     logger.warn(
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
       host: address.address,
       adminPort: admin?.port,
       maxConnections,
-      tokenUrl: `${config.upstream.baseUrl}${config.upstream.tokenPath}`,
+      tokenUrl: app.tokenUrl,
     },
     `aspose-token-subgraph ready at http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`,
   );

@@ -14,7 +14,7 @@ export function proxyTrust(trustedProxies: readonly string[]): ProxyTrust {
  * the nearest X-Forwarded-For entry not itself a trusted proxy (proxy-addr, as Express does). Entries
  * further left are whatever the client wrote and could be forged to dodge the lockout; so could every
  * entry when the header comes from an untrusted peer, which is why trust is by address, not by hop
- * count (issue 11).
+ * count.
  */
 export function clientAddress(request: IncomingMessage, trust: ProxyTrust): string {
   return proxyAddr(request, trust);

@@ -1,8 +1,6 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { HttpCode, OutcomeLabel } from "../errors.js";
 import type { ServiceMetrics } from "../observability/metrics.js";
-import type { RequestFacts } from "./graphql-handler.js";
-import { json, jsonError, type Reply } from "./reply.js";
+import { type Handler, json, jsonError, type Route } from "./exchange.js";
 
 /** What /readyz reports. */
 export interface Readiness {
@@ -10,25 +8,13 @@ export interface Readiness {
   readonly checks: Readonly<Record<string, string>>;
 }
 
-/** Answers one request, already identified by its path (without the query string). */
-export type Route = (
-  request: IncomingMessage,
-  response: ServerResponse,
-  facts: RequestFacts,
-  path: string,
-) => Promise<Reply>;
-
 export interface ProbeRouteOptions {
   readonly metrics: ServiceMetrics;
   readonly readiness: () => Readiness;
 }
 
 export interface PublicRouteOptions extends ProbeRouteOptions {
-  readonly graphql: (
-    request: IncomingMessage,
-    response: ServerResponse,
-    facts: RequestFacts,
-  ) => Promise<Reply>;
+  readonly graphql: Handler;
 }
 
 /** The public route table: /graphql, and the probes for orchestrators that use the main port. */

@@ -1,4 +1,4 @@
-import { createServer, type Server, type ServerResponse } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { REQUEST_TIMEOUT_MS } from "../config/server.js";
 import { ServiceCode } from "../errors.js";
@@ -6,13 +6,11 @@ import type { ServiceMetrics } from "../observability/metrics.js";
 import { accessLog } from "./access-log.js";
 import { clientAddress, type ProxyTrust } from "./client-address.js";
 import { corsHeaders } from "./cors.js";
-import type { RequestFacts } from "./graphql-handler.js";
-import type { OutcomeReport } from "./outcome.js";
-import { jsonError, type Reply } from "./reply.js";
+import { closeServer, drainServer, type HttpEdge } from "./drain.js";
+import { jsonError, type Reply, type RequestFacts, type Route } from "./exchange.js";
 import { requestIdOf } from "./request-id.js";
-import type { Route } from "./routes.js";
 
-export type { Readiness } from "./routes.js";
+export type { HttpEdge } from "./drain.js";
 
 /** How long connections may idle and how many may be open at once. */
 export interface ConnectionLimits {
@@ -32,21 +30,6 @@ export interface HttpServerOptions {
   /** The route table this server answers from (see routes.ts). */
   readonly route: Route;
   readonly connections: ConnectionLimits;
-  /** True once shutdown began: answers then ask clients to close their connection. */
-  readonly draining: () => boolean;
-  /** Called after each answer sent while draining. */
-  readonly onDrainedResponse?: () => void;
-}
-
-/** A server and a way to answer the requests it is still working on. */
-export interface HttpEdge {
-  readonly server: Server;
-  /**
-   * Answers every request whose handler has not answered yet with `reply` (the handler's own answer,
-   * when it comes, is dropped). Resolves with how many were answered once their answers are written
-   * or their connections gone.
-   */
-  answerPending(reply: Reply): Promise<number>;
 }
 
 // A dropped-connection warning at most this often: a flood must not become a flood of log lines.
@@ -63,6 +46,7 @@ export function createHttpServer(options: HttpServerOptions): HttpEdge {
   const cors = corsHeaders(options.corsOrigins);
   const pending = new Map<ServerResponse, (reply: Reply) => void>();
   const { headersTimeoutMs } = options.connections;
+  let draining = false;
 
   const server = createServer(
     {
@@ -77,12 +61,9 @@ export function createHttpServer(options: HttpServerOptions): HttpEdge {
     },
     (request, response) => {
       const started = performance.now();
-      const requestId = requestIdOf(request, options.requestIdHeader);
-      const report: OutcomeReport = { outcome: "" };
       const facts: RequestFacts = {
-        requestId,
+        requestId: requestIdOf(request, options.requestIdHeader),
         clientAddress: clientAddress(request, options.proxyTrust),
-        report,
       };
       const url = request.url ?? "/";
       const queryStart = url.indexOf("?");
@@ -94,27 +75,26 @@ export function createHttpServer(options: HttpServerOptions): HttpEdge {
           const headers: Record<string, string> = {
             ...reply.headers,
             ...cors(request.headers.origin),
-            "x-request-id": requestId,
+            "x-request-id": facts.requestId,
           };
           // A refused body is not read to the end, so the connection cannot carry another request: say
           // so, and Node closes it once the answer is out, instead of a keep-alive client's next
-          // request meeting a destroyed socket (issue 12 point 3).
+          // request meeting a destroyed socket.
           if (reply.status === 413) headers.connection = "close";
-          if (options.draining()) {
+          if (draining) {
             headers.connection = "close";
-            // The connection is idle once this answer is out: let a draining server close it now.
-            response.on("finish", () => setImmediate(() => options.onDrainedResponse?.()));
+            // The connection is idle once this answer is out: a draining server closes it now.
+            response.on("finish", () => setImmediate(() => server.closeIdleConnections()));
           }
           // A known length instead of chunked framing: clients and gateways can size the answer, and a
-          // keep-alive peer needs no terminating chunk. (Not a syscall saving: measured with strace -c,
-          // both forms leave in one write per answer; see bench/README.md.)
+          // keep-alive peer needs no terminating chunk.
           headers["content-length"] = String(Buffer.byteLength(reply.body));
           response.writeHead(reply.status, headers);
           response.end(request.method === "HEAD" ? undefined : reply.body);
         }
         if (path === "/graphql") metrics.graphqlRequest(reply.outcome);
         logRequest({
-          requestId,
+          requestId: facts.requestId,
           method: request.method,
           path,
           status: reply.status,
@@ -125,7 +105,7 @@ export function createHttpServer(options: HttpServerOptions): HttpEdge {
       pending.set(response, settle);
       route(request, response, facts, path)
         .catch((error: unknown) => {
-          logger.error({ err: error, requestId }, "Unhandled error while serving a request");
+          logger.error({ err: error, requestId: facts.requestId }, "Unhandled error while serving a request");
           return jsonError(500, ServiceCode.INTERNAL_SERVER_ERROR, "Internal server error.");
         })
         .then(settle);
@@ -149,18 +129,11 @@ export function createHttpServer(options: HttpServerOptions): HttpEdge {
 
   return {
     server,
-    answerPending(reply) {
-      const answering = [...pending];
-      const written = answering.map(([response, settle]) => {
-        const done =
-          response.writableFinished || response.destroyed
-            ? Promise.resolve()
-            : new Promise<void>((resolve) => response.once("close", () => resolve()));
-        settle(reply);
-        return done;
-      });
-      return Promise.all(written).then(() => answering.length);
+    drain: (deadlineMs) => {
+      draining = true;
+      return drainServer({ server, pending, logger }, deadlineMs);
     },
+    close: () => closeServer(server),
   };
 }
 

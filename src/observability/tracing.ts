@@ -20,6 +20,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import type { TracingConfig } from "../config/index.js";
+import { isServerSideFailure, type Outcome } from "../errors.js";
 import { SERVICE_VERSION } from "../version.js";
 
 /** Attribute names this service adds to the OpenTelemetry semantic conventions' own. */
@@ -41,7 +42,7 @@ export interface Tracing {
    * Runs one GraphQL request inside a SERVER span that continues the caller's traceparent; the
    * request's status and outcome are recorded when it ends.
    */
-  serve<T extends { readonly status: number; readonly outcome: string }>(
+  serve<T extends { readonly status: number; readonly outcome: Outcome }>(
     method: string,
     headers: IncomingHttpHeaders,
     run: () => Promise<T>,
@@ -114,14 +115,14 @@ export async function startTracing(config: TracingConfig): Promise<Tracing> {
   };
 }
 
-async function serveTraced<T extends { readonly status: number; readonly outcome: string }>(
+async function serveTraced<T extends { readonly status: number; readonly outcome: Outcome }>(
   tracer: Tracer,
   method: string,
   headers: IncomingHttpHeaders,
   run: () => Promise<T>,
 ): Promise<T> {
   const parent: Context = propagation.extract(ROOT_CONTEXT, headers);
-  // Renamed to "mutation AccessToken" once Apollo has resolved the operation (apollo.ts).
+  // Renamed to "mutation AccessToken" once Apollo has resolved the operation (graphql/plugins/operation-span.ts).
   const span = tracer.startSpan(
     `${method} /graphql`,
     { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "http.route": "/graphql" } },
@@ -131,11 +132,7 @@ async function serveTraced<T extends { readonly status: number; readonly outcome
     const reply = await context.with(trace.setSpan(parent, span), run);
     span.setAttribute("http.response.status_code", reply.status);
     span.setAttribute(TraceAttribute.OUTCOME, reply.outcome);
-    if (
-      reply.status >= 500 ||
-      reply.outcome === "INTERNAL_SERVER_ERROR" ||
-      reply.outcome.startsWith("UPSTREAM_")
-    )
+    if (reply.status >= 500 || isServerSideFailure(reply.outcome))
       span.setStatus({ code: SpanStatusCode.ERROR });
     return reply;
   } catch (error) {

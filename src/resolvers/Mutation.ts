@@ -1,6 +1,6 @@
 import type { MutationResolvers } from "../__generated__/resolvers-types.js";
 import { locatedAt } from "../errors.js";
-import { parseTokenRequest } from "../tokens/token-request.js";
+import { parseTokenRequest } from "./token-arguments.js";
 
 /** Root mutations: argument validation, then the per-request token loader. */
 export const Mutation: MutationResolvers = {

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type DocumentNode, Kind, parse, validate } from "graphql";
-import { maxTokenFieldsRule, secretAsVariableRule } from "../../src/limits/operation-rules.js";
-import { buildSchema } from "../../src/schema.js";
+import { maxTokenFieldsRule, secretAsVariableRule } from "../../src/graphql/operation-rules.js";
+import { buildSchema } from "../../src/graphql/schema.js";
 import {
   ACCESS_TOKEN_MUTATION,
   CLIENT_ID,

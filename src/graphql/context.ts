@@ -1,6 +1,6 @@
 import DataLoader from "dataloader";
-import type { CredentialKeyer } from "./tokens/credential.js";
-import type { ServedToken, TokenProvider, TokenRequest } from "./tokens/types.js";
+import type { CredentialKeyer } from "../tokens/credential.js";
+import type { ServedToken, TokenProvider, TokenRequest } from "../tokens/types.js";
 
 /** What every resolver receives; made fresh for each HTTP request. */
 export interface Context {
@@ -16,7 +16,7 @@ export interface Context {
 export function contextFactory(
   service: TokenProvider,
   keyer: CredentialKeyer,
-): (request: { requestId: string; clientAddress: string }) => Context {
+): (facts: { readonly requestId: string; readonly clientAddress: string }) => Context {
   return ({ requestId, clientAddress }) => {
     const caller = { addressKey: keyer.addressKey(clientAddress) };
     return {

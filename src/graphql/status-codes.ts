@@ -1,7 +1,10 @@
 /**
- * The GraphQL-over-HTTP spec's status rule for request errors, in one place: the answer's media type
- * follows the client's Accept header, and so does the status of a document that failed parsing or
- * validation. https://graphql.github.io/graphql-over-http/draft/#sec-Status-Codes
+ * The GraphQL-over-HTTP spec's status rule for refused documents, in one place: the answer's media
+ * type follows the client's Accept header, and so does the status of a document that failed parsing
+ * or validation. https://graphql.github.io/graphql-over-http/draft/#sec-Status-Codes
+ *
+ * Only refusals are negotiated here (a served answer keeps Apollo's own choice), so the hit path
+ * never parses an Accept header twice.
  */
 import Negotiator from "negotiator";
 
@@ -16,22 +19,13 @@ const OFFERED = [
   "application/json; callbackSpec=1.0; charset=utf-8",
 ];
 
-// A service sees a handful of distinct Accept headers (its gateway's, a client library's): memoised,
-// the negotiation costs a Map lookup on the request path. Bounded so a hostile client cannot grow it.
-const negotiated = new Map<string, AnswerMediaType>();
-const MAX_REMEMBERED = 64;
-
 /** The media type Apollo Server answers with for this Accept header (no header: application/json). */
 export function answerMediaType(accept: string | undefined): AnswerMediaType {
   if (accept === undefined || accept === "") return "application/json";
-  const known = negotiated.get(accept);
-  if (known !== undefined) return known;
   const preferred = new Negotiator({ headers: { accept } }).mediaType(OFFERED);
-  const type: AnswerMediaType = preferred?.startsWith("application/graphql-response+json")
+  return preferred?.startsWith("application/graphql-response+json")
     ? "application/graphql-response+json"
     : "application/json";
-  if (negotiated.size < MAX_REMEMBERED) negotiated.set(accept, type);
-  return type;
 }
 
 /**

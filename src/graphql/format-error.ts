@@ -1,7 +1,7 @@
 import { unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError, Kind } from "graphql";
 import type { Logger } from "pino";
-import { REQUEST_CODES, RequestCode, ServiceCode, ServiceError } from "./errors.js";
+import { REQUEST_CODES, RequestCode, ServiceCode, ServiceError } from "../errors.js";
 
 // Variable names are GraphQL Names, of any length: the value after "got invalid value" may be a
 // secret sent with the wrong type, so nothing after the name is returned.

@@ -1,7 +1,7 @@
 import type { MutationAccessTokenArgs } from "../__generated__/resolvers-types.js";
 import { badUserInput } from "../errors.js";
-import type { CredentialKeyer } from "./credential.js";
-import type { TokenRequest } from "./types.js";
+import type { CredentialKeyer } from "../tokens/credential.js";
+import type { TokenRequest } from "../tokens/types.js";
 
 /** Bounds on credential arguments: Aspose ids are GUIDs and secrets 32 hex characters; 256 is generous. */
 export const CREDENTIAL_MAX_LENGTH = 256;

@@ -1,7 +1,11 @@
 /**
- * Validation rules specific to a mutation that takes someone's secret. They run before execution, so
- * a refused operation never reaches the upstream.
+ * The validation rules in force: graphql-armor's generic limits, and the rules specific to a mutation
+ * that takes someone's secret. They run before execution, so a refused operation never reaches the
+ * upstream.
  */
+import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
+import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
 import {
   type ASTVisitor,
   type FragmentDefinitionNode,
@@ -9,9 +13,40 @@ import {
   Kind,
   type SelectionSetNode,
   type ValidationContext,
+  type ValidationRule,
 } from "graphql";
-
+import type { LimitsConfig } from "../config/index.js";
+import { MAX_DEPTH, MAX_DIRECTIVES } from "../config/limits.js";
 import { badUserInput } from "../errors.js";
+
+/** Every validation rule the server adds to graphql-js's own, from the configured limits. */
+export function validationRules(limits: LimitsConfig): ValidationRule[] {
+  const rules: ValidationRule[] = [
+    maxDepthRule({ n: MAX_DEPTH, ...rejectAs("is nested too deeply") }),
+    maxAliasesRule({ n: limits.maxAliases, ...rejectAs("uses too many aliases") }),
+    maxDirectivesRule({ n: MAX_DIRECTIVES, ...rejectAs("uses too many directives") }),
+    maxTokenFieldsRule(limits.maxTokenFieldsPerOperation),
+    knownOperationTypeRule,
+  ];
+  if (limits.requireSecretVariables) rules.push(secretAsVariableRule);
+  return rules;
+}
+
+// graphql-armor throws its rejection by default; a throw inside validation is an unexpected error to
+// Apollo (HTTP 500, logged with a stack). Reported instead, it is a coded refusal like any invalid
+// operation. The limits themselves are not disclosed.
+function rejectAs(what: string) {
+  return {
+    exposeLimits: false,
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null) =>
+        context?.reportError(
+          badUserInput(`The operation ${what}. Send a smaller operation; nothing was sent to Aspose.`),
+        ),
+    ],
+  };
+}
 
 const TOKEN_FIELD = "accessToken";
 

@@ -4,11 +4,12 @@ import { fileURLToPath } from "node:url";
 import { buildSubgraphSchema, type GraphQLResolverMap } from "@apollo/subgraph";
 import type { DocumentNode, GraphQLSchema } from "graphql";
 import { gql } from "graphql-tag";
-import { resolvers } from "./resolvers/index.js";
+import { resolvers } from "../resolvers/index.js";
 
-// The SDL lives in schema/ at the package root; this file runs from src/ (tsx) or dist/src/ (build).
+// The SDL lives in schema/ at the package root; this file runs from src/graphql/ (tsx) or
+// dist/src/graphql/ (build).
 function schemaDirectory(): string {
-  for (const relative of ["../schema", "../../schema"]) {
+  for (const relative of ["../../schema", "../../../schema"]) {
     const candidate = fileURLToPath(new URL(relative, import.meta.url));
     if (existsSync(join(candidate, "token.graphql"))) return candidate;
   }
