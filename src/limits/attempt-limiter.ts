@@ -103,7 +103,7 @@ export function lockRefusal(client: number | undefined, address: number | undefi
 /**
  * Whether another attempt fits the budgets: failures plus attempts in flight stay below each
  * subject's threshold. Counted from the first request for the address too: a burst from a clean
- * address would otherwise all be in flight before its first failure came back (issue 11).
+ * address would otherwise all be in flight before its first failure came back.
  */
 export function busyRefusal(
   client: { readonly failures: number; readonly pending: number },

@@ -32,7 +32,7 @@ export interface CredentialGateOptions {
 }
 
 /**
- * The brute-force defence as the token service sees it (issue 11): guessing stays bounded, owners
+ * The brute-force defence as the token service sees it: guessing stays bounded, owners
  * are never locked out. A credential Aspose accepted recently (a verifier) passes every lockout and
  * is not counted: it is not a guess. Any other credential is checked against the lockouts before the
  * store (so a locked clientId cannot probe stored tokens) and must reserve each upstream attempt.

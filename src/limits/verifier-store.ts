@@ -1,5 +1,5 @@
 /**
- * Known-good credentials (issue 11). A verifier is remembered when Aspose accepts a credential and
+ * Known-good credentials. A verifier is remembered when Aspose accepts a credential and
  * dropped when Aspose rejects it; a request whose credential has one is never held back by a lockout,
  * so an attacker who knows a clientId (every token carries it in clear) cannot lock its owner out.
  *

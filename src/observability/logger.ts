@@ -1,5 +1,6 @@
 import { fstatSync } from "node:fs";
 import { Socket } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import { type DestinationStream, type Logger, pino } from "pino";
 import type { LogLevel } from "../config/index.js";
 import { LOG_REDACT_PATHS } from "./redact.js";
@@ -50,7 +51,7 @@ const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
  * through a non-blocking socket handle: a reader that is gone shows up as an error that turns
  * logging off, and a reader that is stuck only queues lines, so neither can stall a shutdown.
  * pino's own destination loops in `flushSync()` on a broken pipe (EPIPE is retried forever) and
- * flushes synchronously at exit, which kept SIGTERM from ever ending the process (issue 12 point 5).
+ * flushes synchronously at exit, which kept SIGTERM from ever ending the process.
  * A file or a terminal keeps pino's buffered destination: neither breaks that way.
  */
 export function stdoutDestination(): LogDestination {
@@ -63,7 +64,7 @@ export function stdoutDestination(): LogDestination {
     finish: (timeoutMs) =>
       Promise.race([
         new Promise<boolean>((resolve) => destination.flush((error) => resolve(error == null))),
-        delay(timeoutMs, false),
+        delay(timeoutMs, false, { ref: false }),
       ]),
   };
 }
@@ -102,11 +103,7 @@ function socketDestination(socket: Socket): LogDestination {
       });
       // Lines logged after this (there should be none) meet an ended stream: dropped, not thrown.
       socket.end();
-      return Promise.race([written, delay(timeoutMs, false)]);
+      return Promise.race([written, delay(timeoutMs, false, { ref: false })]);
     },
   };
-}
-
-function delay<T>(ms: number, value: T): Promise<T> {
-  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
 }

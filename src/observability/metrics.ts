@@ -1,5 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { LockoutSubject, RefusalReason } from "../limits/attempt-limiter.js";
+import type { CircuitState } from "../tokens/circuit-breaker.js";
+import type { RefreshAheadOutcome } from "../tokens/token-service.js";
 import type { TokenSource } from "../tokens/types.js";
 
 /**
@@ -105,12 +107,12 @@ export class ServiceMetrics {
   }
 
   /** Counts one finished background refresh. */
-  refreshAhead(outcome: "refreshed" | "failed" | "rejected"): void {
+  refreshAhead(outcome: RefreshAheadOutcome): void {
     this.#refreshAhead.inc({ outcome });
   }
 
   /** Records the circuit breaker's state. */
-  circuitState(state: "closed" | "half-open" | "open"): void {
+  circuitState(state: CircuitState): void {
     this.#circuitOpen.set(state === "closed" ? 0 : state === "half-open" ? 1 : 2);
   }
 

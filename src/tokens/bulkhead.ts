@@ -28,11 +28,6 @@ export class Bulkhead implements TokenIssuer {
     this.#options = options;
   }
 
-  /** Calls in flight now (a gauge reads it). */
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   async issue(credential: Credential): Promise<IssuedToken> {
     // A freed slot is handed straight to the next waiter, so a newcomer cannot take it in between.
     if (this.#inFlight >= this.#options.maxConcurrent) await this.#slot();

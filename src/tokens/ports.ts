@@ -38,7 +38,7 @@ export interface TokenStore {
   delete(credential: Credential): Promise<void>;
   /** Claims the fetch for this credential; `seen` is the entry this caller could not use. */
   claim(credential: Credential, seen: StoredToken | undefined): Promise<FetchClaim>;
-  /** Entries held in this process (for metrics and the memory benchmark). */
+  /** Entries held in this process (the token_cache_entries gauge). */
   size(): number;
   close(): Promise<void>;
 }

@@ -23,7 +23,7 @@ export class SingleFlight<T> {
     return this.#inFlight.has(key);
   }
 
-  /** How many keys have work in flight (for metrics and tests). */
+  /** How many keys have work in flight. */
   get size(): number {
     return this.#inFlight.size;
   }

@@ -32,8 +32,8 @@ export function connectRedis(
   });
 }
 
-/** The ioredis client for `settings`; exported for the option tests. */
-export function makeClient(settings: SharedStoreConfig): SharedClient {
+/** The ioredis client for `settings`. */
+function makeClient(settings: SharedStoreConfig): SharedClient {
   if (settings.kind === "cluster") return new Cluster([...settings.nodes], clusterOptions(settings));
   if (settings.kind === "sentinel") return new Redis(sentinelOptions(settings));
   return new Redis(settings.url, { ...nodeOptions(settings.commandTimeoutMs, settings.tls), ...failover });

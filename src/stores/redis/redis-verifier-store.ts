@@ -21,7 +21,7 @@ export interface RedisVerifierStoreOptions {
  * caller's cache hits cost no Redis round trip; a verifier another replica dropped may therefore
  * linger here, which costs at most one more upstream attempt with that credential, whose rejection
  * drops it here as well. While Redis is down, local verifiers are all there is: a credential first
- * accepted elsewhere is treated as unverified (the lockouts apply, as before issue 11).
+ * accepted elsewhere is treated as unverified (the lockouts apply to it).
  */
 export class RedisVerifierStore implements VerifierStore {
   readonly #health: RedisHealth;
