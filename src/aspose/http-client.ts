@@ -32,13 +32,9 @@ const RETRY_ERROR_CODES = [
   "EAI_AGAIN",
 ];
 
-// Each call's deadline, found from the call's own abort signal when got asks whether to retry. (got's
-// per-call `context` option would carry it too, but merging it costs more than the whole lookup.)
-const deadlines = new WeakMap<AbortSignal, number>();
-
-/** Records a call's deadline (epoch ms) on its abort signal, for the retry policy to honour. */
-export function setDeadline(signal: AbortSignal, deadlineMs: number): void {
-  deadlines.set(signal, deadlineMs);
+/** got's per-call user data the retry policy reads: the call's deadline (epoch ms). */
+export interface CallContext extends Record<string, unknown> {
+  readonly deadlineMs: number;
 }
 
 /** The configured got instance for token calls. */
@@ -74,10 +70,9 @@ export function tokenHttpClient(options: TokenHttpOptions): Got {
                 1,
                 Math.round(options.retryBaseDelayMs * 2 ** (attemptCount - 1) * (0.5 + Math.random() / 2)),
               );
-        const signal = error.options.signal;
-        const deadline = signal === undefined ? undefined : deadlines.get(signal);
+        const deadline = error.options.context.deadlineMs;
         // A retry that cannot finish before the deadline only delays the error.
-        if (deadline !== undefined && Date.now() + delay >= deadline) return 0;
+        if (typeof deadline === "number" && Date.now() + delay >= deadline) return 0;
         return delay;
       },
     },

@@ -20,7 +20,7 @@ import {
   translateFailure,
   type UpstreamOutcome,
 } from "./failures.js";
-import { setDeadline, tokenHttpClient } from "./http-client.js";
+import { type CallContext, tokenHttpClient } from "./http-client.js";
 import { readTokenClaims } from "./jwt-claims.js";
 import { checkTokenResponse, MIN_TOKEN_LIFETIME_SECONDS } from "./wire.js";
 
@@ -115,7 +115,7 @@ export class AsposeTokenClient implements TokenIssuer {
     // AbortSignal.timeout() costs several times more per call (measured on the miss path).
     const abort = new AbortController();
     const deadlineTimer = setTimeout(() => abort.abort(), totalTimeoutMs);
-    setDeadline(abort.signal, Date.now() + totalTimeoutMs);
+    const context: CallContext = { deadlineMs: Date.now() + totalTimeoutMs };
     let oversized: { transferred: number } | undefined;
     let response: Response<string>;
     try {
@@ -127,6 +127,7 @@ export class AsposeTokenClient implements TokenIssuer {
           client_secret: credential.exposeSecret(),
         }).toString(),
         signal: abort.signal,
+        context,
       });
       // got counts `transferred` on the stream it reads, after decompression, so a gzip bomb is cut at
       // the cap on its inflated bytes; an honest Content-Length over the cap is refused before reading.
