@@ -128,8 +128,9 @@ export class ServiceError extends GraphQLError {
     nodes?: readonly ASTNode[],
     path?: readonly (string | number)[],
   ) {
-    // An expected outcome, not a bug: no stack trace to capture (the costliest part of a refusal,
-    // measured on the locked-out path). Restored at once; construction is synchronous.
+    // An expected outcome, not a bug: no stack trace to capture. Restored at once; construction is
+    // synchronous. Measured by `npm run bench:ab` against bench/ablations/stack-trace.patch: CPU per
+    // request ×0.78 on the locked-out path with the toggle (the hit, which makes no error: ×1.01).
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     super(message, { nodes, path, extensions: { ...extensions, code } });
