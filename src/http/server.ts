@@ -87,7 +87,8 @@ export function createHttpServer(options: HttpServerOptions): HttpEdge {
             response.on("finish", () => setImmediate(() => server.closeIdleConnections()));
           }
           // A known length instead of chunked framing: clients and gateways can size the answer, and a
-          // keep-alive peer needs no terminating chunk.
+          // keep-alive peer needs no terminating chunk. (Not a syscall saving: measured with strace -c,
+          // both forms leave in one write per answer; see docs/benchmarks.md.)
           headers["content-length"] = String(Buffer.byteLength(reply.body));
           response.writeHead(reply.status, headers);
           response.end(request.method === "HEAD" ? undefined : reply.body);

@@ -19,7 +19,7 @@ export interface CircuitBreakerOptions {
  * opens: calls are refused at once (UPSTREAM_UNAVAILABLE with retryAfter) for the cool-down, so an
  * outage costs callers no waiting and Aspose no retry storm; then one probe call is let through
  * (half-open) and its outcome closes or re-opens the circuit. Per replica: each replica judges its own
- * path to Aspose, and a shared store would put Redis on the failure path (see README).
+ * path to Aspose, and a shared store would put Redis on the failure path (docs/caching.md).
  */
 export class CircuitBreaker implements TokenIssuer {
   readonly #inner: TokenIssuer;

@@ -4,8 +4,9 @@ import { LRUCache } from "lru-cache";
 /**
  * One caller's credentials after parsing: every key derived once, and the secret held privately.
  * Everything past the parser carries this handle; the secret in clear is read only where the form
- * body is built (the issuer) and where sealing keys are derived (a shared store), through
- * `exposeSecret()`, so a search for that name finds every place that sees it.
+ * body is built (the issuer), where sealing keys are derived (a shared store) and where an upstream
+ * answer is scrubbed of it before a log line (observability/redact.ts), through `exposeSecret()`, so a
+ * search for that name finds every place that sees it.
  */
 export class Credential {
   readonly clientId: string;
@@ -22,7 +23,7 @@ export class Credential {
     this.clientKey = clientKey;
   }
 
-  /** The clientSecret in clear: for the upstream form body and sealing-key derivation only. */
+  /** The clientSecret in clear: for the upstream form body, sealing-key derivation and redaction only. */
   exposeSecret(): string {
     return this.#secret;
   }
