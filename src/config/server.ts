@@ -3,7 +3,8 @@ import { list, matching, text } from "./formats.js";
 import { ConfigError, type Env, flag, integer, oneOf, retired } from "./parse.js";
 import { section } from "./section.js";
 
-export type NodeEnv = "production" | "development" | "test";
+const NODE_ENVS = ["production", "development", "test"] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
 
 /** The HTTP edge: where it listens, whom it trusts, how it stops. */
 export interface ServerConfig {
@@ -45,7 +46,7 @@ export const SERVER = section(
   "The HTTP edge: where the service listens, whom it trusts for client addresses, which browsers may call it, and how connections and shutdown are bounded. Operating notes for these (probes, connection cap, shutdown) are in [operations](operations.md).",
   {
     NODE_ENV: oneOf({
-      allowed: ["production", "development", "test"],
+      allowed: NODE_ENVS,
       default: "development",
       does: "`production` turns introspection off, serves Apollo's production landing page instead of Apollo Sandbox, and hides schema details (field suggestions) from refusals.",
       details: "`development` and `test` behave alike. `INTROSPECTION` overrides the introspection part.",

@@ -2,7 +2,9 @@ import { anyText, httpUrl, text } from "./formats.js";
 import { ConfigError, type Env, flag, oneOf, ratio } from "./parse.js";
 import { section } from "./section.js";
 
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+/** pino's levels, as LOG_LEVEL accepts them. */
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The OpenTelemetry samplers of the spec's OTEL_TRACES_SAMPLER. */
 export type TraceSampler =
@@ -46,7 +48,7 @@ export const TELEMETRY = section(
   "The log level, Apollo GraphOS usage reporting, and OpenTelemetry tracing through the standard `OTEL_*` variables (off unless `OTEL_TRACES_EXPORTER=otlp`). `OTEL_EXPORTER_OTLP_HEADERS` (which may hold a collector's token), `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_EXPORTER_OTLP_COMPRESSION` are not read here but by the OTLP exporter itself, as the spec defines them. What is logged, measured and traced is in [operations](operations.md).",
   {
     LOG_LEVEL: oneOf({
-      allowed: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+      allowed: LOG_LEVELS,
       default: "info",
       does: "The level of the JSON log lines on stdout (pino's levels).",
       details: "At `info` every request writes one access-log line; `warn` drops them.",
