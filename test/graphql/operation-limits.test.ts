@@ -170,13 +170,34 @@ describe("operation limits", () => {
     assertRefused(harness, spreadDepth, 200, "BAD_USER_INPUT");
 
     const directives = await send(harness, {
-      query: `{ ${Array.from({ length: 11 }, (_, i) => `f${i}: __typename @include(if: true)`).join(" ")} }`,
+      // The same field repeated without aliases: only the directives are over their limit.
+      query: `{ ${Array.from({ length: 11 }, () => "__typename @include(if: true)").join(" ")} }`,
     });
     assertRefused(harness, directives, 200, "BAD_USER_INPUT");
     assert.match(directives.errors[0]?.message ?? "", /too many directives/);
     // The limits themselves are not disclosed.
     for (const answer of [aliases, depth, directives])
       assert.doesNotMatch(answer.errors[0]?.message ?? "", /\d/);
+  });
+
+  test("aliases of __typename count toward the alias limit, and an alias named __typename too", async () => {
+    const typenames = await send(harness, {
+      query: `{ ${Array.from({ length: 40 }, (_, i) => `t${i}: __typename`).join(" ")} }`,
+    });
+    assertRefused(harness, typenames, 200, "BAD_USER_INPUT");
+    assert.match(typenames.errors[0]?.message ?? "", /too many aliases/);
+    const named = await send(harness, {
+      query: `${VARIABLES_HEADER} { accessToken(clientId: $clientId, clientSecret: $clientSecret) {
+        ${Array.from({ length: 11 }, () => "__typename: tokenType").join(" ")} } }`,
+      variables: CREDENTIALS,
+    });
+    assertRefused(harness, named, 200, "BAD_USER_INPUT");
+    // At the limit, __typename aliases are an ordinary operation.
+    const atLimit = await send(harness, {
+      query: `{ ${Array.from({ length: 10 }, (_, i) => `t${i}: __typename`).join(" ")} }`,
+    });
+    assert.equal(atLimit.status, 200);
+    assert.deepEqual(atLimit.errors, [], atLimit.text);
   });
 
   test("the token limit stops a huge document while parsing", async () => {
