@@ -84,7 +84,7 @@ Object.assign(request.headers, {
 });
 const served: ServedToken = { token, source: "cache", servedAtMs: now };
 const caller = { addressKey: keyer.addressKey("127.0.0.1") };
-const makeContext = contextFactory(service, keyer);
+const makeContext = contextFactory(service, keyer, () => ({ ready: true, upstream: "closed" }));
 
 const pieces: Array<[string, () => unknown]> = [
   ["request id (header absent: a UUID)", () => requestIdOf(request, "x-request-id")],

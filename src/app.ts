@@ -94,7 +94,10 @@ export function createApp(options: AppOptions): App {
   const graphql = graphqlHandler({
     apollo,
     bodyLimitBytes: config.limits.bodyLimitBytes,
-    makeContext: contextFactory(service, keyer),
+    makeContext: contextFactory(service, keyer, () => ({
+      ready: readiness().ready,
+      upstream: upstream.circuit(),
+    })),
   });
   // X-Forwarded-For is honoured from TRUSTED_PROXIES only.
   const publicEdge = edge(

@@ -73,6 +73,29 @@ export type AccessTokenErrorCode =
   /** Aspose could not be reached in time: timeouts, connection failures, or 5xx answers after retries. */
   | 'UPSTREAM_UNAVAILABLE';
 
+/** The aspose-token-subgraph replica that answered, as its `/readyz` probe sees it. */
+export type AsposeTokenService = {
+  __typename?: 'AsposeTokenService';
+  /** True while the replica serves requests: started and not shutting down (what `/readyz` answers 200 for). */
+  ready: Scalars['Boolean']['output'];
+  /** Aspose's token endpoint as this replica's circuit breaker sees it (`upstream` in `/readyz`). */
+  upstream: AsposeUpstreamState;
+  /** The service's version (its package.json `version`). */
+  version: Scalars['String']['output'];
+};
+
+/**
+ * The circuit breaker's view of Aspose's token endpoint. An open circuit does not make the replica
+ * unready: cached tokens are still served.
+ */
+export type AsposeUpstreamState =
+  /** Calls go to Aspose as usual. */
+  | 'CLOSED'
+  /** After an outage: one probing call is let through; the others are answered from the cache or refused. */
+  | 'HALF_OPEN'
+  /** Aspose kept failing: calls are refused at once (`UPSTREAM_UNAVAILABLE` with `retryAfter`) unless a cached token can be served. */
+  | 'OPEN';
+
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -97,6 +120,17 @@ export type MutationAccessTokenArgs = {
   clientSecret: Scalars['String']['input'];
   forceRefresh?: InputMaybe<Scalars['Boolean']['input']>;
   minValidity?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type Query = {
+  __typename?: 'Query';
+  /**
+   * This service as its readiness probe sees it: its version, whether it is ready, and the state of
+   * Aspose's token endpoint behind the circuit breaker. Nothing in it is secret or per caller; it needs
+   * no credentials and never calls Aspose. A supergraph needs a query root, and this field gives the
+   * subgraph one of its own, so it composes alone.
+   */
+  asposeTokenService: AsposeTokenService;
 };
 
 
@@ -177,8 +211,11 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   AccessTokenErrorCode: AccessTokenErrorCode;
+  AsposeTokenService: ResolverTypeWrapper<AsposeTokenService>;
+  AsposeUpstreamState: AsposeUpstreamState;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -187,8 +224,10 @@ export type ResolversParentTypes = {
   String: Scalars['String']['output'];
   Int: Scalars['Int']['output'];
   Boolean: Scalars['Boolean']['output'];
+  AsposeTokenService: AsposeTokenService;
   DateTime: Scalars['DateTime']['output'];
   Mutation: Record<PropertyKey, never>;
+  Query: Record<PropertyKey, never>;
 };
 
 export type AccessTokenResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AccessToken'] = ResolversParentTypes['AccessToken']> = {
@@ -203,6 +242,12 @@ export type AccessTokenResolvers<ContextType = Context, ParentType extends Resol
   tokenType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type AsposeTokenServiceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AsposeTokenService'] = ResolversParentTypes['AsposeTokenService']> = {
+  ready?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  upstream?: Resolver<ResolversTypes['AsposeUpstreamState'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -211,9 +256,15 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   accessToken?: Resolver<ResolversTypes['AccessToken'], ParentType, ContextType, RequireFields<MutationAccessTokenArgs, 'clientId' | 'clientSecret'>>;
 };
 
+export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  asposeTokenService?: Resolver<ResolversTypes['AsposeTokenService'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = Context> = {
   AccessToken?: AccessTokenResolvers<ContextType>;
+  AsposeTokenService?: AsposeTokenServiceResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
+  Query?: QueryResolvers<ContextType>;
 };
 

@@ -1,6 +1,13 @@
 import DataLoader from "dataloader";
+import type { CircuitState } from "../tokens/types.js";
 import type { CredentialKeyer } from "../tokens/credential.js";
 import type { ServedToken, TokenProvider, TokenRequest } from "../tokens/types.js";
+
+/** This replica as its readiness probe sees it (Query.asposeTokenService). */
+export interface ReplicaStatus {
+  readonly ready: boolean;
+  readonly upstream: CircuitState;
+}
 
 /** What every resolver receives; made fresh for each HTTP request. */
 export interface Context {
@@ -10,12 +17,15 @@ export interface Context {
   readonly tokens: DataLoader<TokenRequest, ServedToken, string>;
   readonly requestId: string;
   readonly clientAddress: string;
+  /** Read when asked, never per request: the probe's view at that instant. */
+  readonly replica: () => ReplicaStatus;
 }
 
 /** Makes each request's Context from the process-wide token service. */
 export function contextFactory(
   service: TokenProvider,
   keyer: CredentialKeyer,
+  replica: () => ReplicaStatus,
 ): (facts: { readonly requestId: string; readonly clientAddress: string }) => Context {
   return ({ requestId, clientAddress }) => {
     const caller = { addressKey: keyer.addressKey(clientAddress) };
@@ -23,6 +33,7 @@ export function contextFactory(
       keyer,
       requestId,
       clientAddress,
+      replica,
       tokens: new DataLoader<TokenRequest, ServedToken, string>(
         (requests) =>
           Promise.all(

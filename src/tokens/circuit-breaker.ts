@@ -1,10 +1,9 @@
 import { isUpstreamFault, upstreamUnavailable } from "../errors.js";
 import type { Credential } from "./credential.js";
 import type { TokenIssuer } from "./ports.js";
-import type { Clock, IssuedToken } from "./types.js";
+import type { CircuitState, Clock, IssuedToken } from "./types.js";
 
-/** closed: calls pass; open: refused at once until the cool-down ends; half-open: one probe passes. */
-export type CircuitState = "closed" | "open" | "half-open";
+export type { CircuitState } from "./types.js";
 
 export interface CircuitBreakerOptions {
   /** Consecutive upstream faults that open the circuit. */

@@ -49,3 +49,10 @@ export interface TokenProvider {
 
 /** A millisecond clock; injected so tests control time instead of sleeping. */
 export type Clock = () => number;
+
+/**
+ * The upstream circuit. closed: calls pass; open: refused at once until the cool-down ends;
+ * half-open: one probe passes. (Here rather than beside the breaker, so the edge can name it without
+ * importing the breaker and, through it, the error catalogue.)
+ */
+export type CircuitState = "closed" | "open" | "half-open";
