@@ -5,10 +5,12 @@ import type { Config } from "./config/index.js";
 import { createApolloServer } from "./graphql/apollo-server.js";
 import { contextFactory } from "./graphql/context.js";
 import { graphqlHandler } from "./graphql/http-handler.js";
+import { perimeter } from "./graphql/perimeter/admission.js";
 import { proxyTrust } from "./http/client-address.js";
 import type { Handler, Route } from "./http/exchange.js";
 import { type Readiness, probeRoutes, publicRoutes } from "./http/routes.js";
-import { connectionCap, createHttpServer, type HttpEdge } from "./http/server.js";
+import { connectionCap, createHttpServer, type HttpEdge, type ServerFactory } from "./http/server.js";
+import { type TlsListener, tlsListener } from "./http/tls.js";
 import { CredentialGate } from "./limits/credential-gate.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { activeSpan, TRACING_OFF, TraceAttribute, type Tracing } from "./observability/tracing.js";
@@ -38,6 +40,8 @@ export interface AppOptions {
 /** The built service: not listening until `listen()`. */
 export interface App {
   readonly httpServer: HttpEdge["server"];
+  /** The public port's TLS when TLS_CERT_FILE is set: `reload("signal")` on SIGHUP. */
+  readonly tls: TlsListener | undefined;
   /** The probes' own server when ADMIN_PORT is set; listening after `listen()`. */
   readonly adminServer: HttpEdge["server"] | undefined;
   readonly stores: Stores;
@@ -81,7 +85,14 @@ export function createApp(options: AppOptions): App {
   });
 
   const { server: serverConfig } = config;
-  const edge = (route: Route, trusted: readonly string[], cors: readonly string[], maxConnections: number) =>
+  const tls = config.perimeter.tls === undefined ? undefined : tlsListener(config.perimeter.tls, logger);
+  const edge = (
+    route: Route,
+    trusted: readonly string[],
+    cors: readonly string[],
+    maxConnections: number,
+    serverFactory?: ServerFactory,
+  ) =>
     createHttpServer({
       logger,
       metrics,
@@ -90,10 +101,12 @@ export function createApp(options: AppOptions): App {
       corsOrigins: cors,
       route,
       connections: { headersTimeoutMs: serverConfig.requestHeadersTimeoutMs, maxConnections },
+      serverFactory,
     });
   const graphql = graphqlHandler({
     apollo,
     bodyLimitBytes: config.limits.bodyLimitBytes,
+    admit: perimeter(config.perimeter, (reason) => metrics.perimeterRefusal(reason)),
     makeContext: contextFactory(service, keyer, () => ({
       ready: readiness().ready,
       upstream: upstream.circuit(),
@@ -105,6 +118,7 @@ export function createApp(options: AppOptions): App {
     serverConfig.trustedProxies,
     serverConfig.corsOrigins,
     connectionCap(serverConfig.maxConnections, options.descriptorLimit),
+    tls?.serverFactory,
   );
   // The probes on a port of their own, so orchestrators and scrapers still reach them when the public
   // port is flooded or at its connection cap. Probes carry no credentials: no proxy needs trusting.
@@ -115,6 +129,7 @@ export function createApp(options: AppOptions): App {
 
   return {
     httpServer: publicEdge.server,
+    tls,
     adminServer: adminEdge?.server,
     stores,
     tokenUrl: upstream.tokenUrl,
@@ -129,6 +144,7 @@ export function createApp(options: AppOptions): App {
         adminEdge.server.listen({ port: serverConfig.admin.port, host: serverConfig.admin.host });
         await once(adminEdge.server, "listening");
       }
+      tls?.watch();
       started = true;
       return server.address() as AddressInfo; // listen() on a host and port always yields an AddressInfo
     },
@@ -136,6 +152,7 @@ export function createApp(options: AppOptions): App {
       stopping = true;
       // The admin port keeps answering (/readyz: not ready) while the public port drains.
       const cutRequests = await publicEdge.drain(deadlineMs);
+      tls?.close();
       await adminEdge?.close();
       await apollo.stop();
       await stores.close();

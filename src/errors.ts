@@ -59,6 +59,23 @@ export const HttpCode = {
 } as const;
 
 /**
+ * Codes of the perimeter (graphql/perimeter/): a caller that is not the router when only the router may
+ * call, and operations outside the trusted documents. The two document codes are Apollo Router's own
+ * for its persisted query list, so a client that handles the router's handles these.
+ */
+export const PerimeterCode = {
+  /**
+   * Router-only access is configured and the request carries no valid proof that the router sent it
+   * (shared secret, HMAC signature or client certificate): HTTP 403.
+   */
+  ROUTER_ONLY: "ROUTER_ONLY",
+  /** A persisted-query id (or `documentId`) that is not in the trusted-documents manifest. */
+  PERSISTED_QUERY_NOT_IN_LIST: "PERSISTED_QUERY_NOT_IN_LIST",
+  /** An operation whose text is not, character for character, one of the trusted documents. */
+  QUERY_NOT_IN_SAFELIST: "QUERY_NOT_IN_SAFELIST",
+} as const;
+
+/**
  * Labels the HTTP edge gives a request's outcome in its log line and metrics, where no body carries
  * a code (the client sees the status, or BAD_REQUEST in the body). Any code above is an outcome too.
  */
@@ -77,7 +94,8 @@ export const OutcomeLabel = {
 export type ClientErrorCode =
   | (typeof ServiceCode)[keyof typeof ServiceCode]
   | (typeof RequestCode)[keyof typeof RequestCode]
-  | (typeof HttpCode)[keyof typeof HttpCode];
+  | (typeof HttpCode)[keyof typeof HttpCode]
+  | (typeof PerimeterCode)[keyof typeof PerimeterCode];
 
 /** Any outcome label of a request log line or metric. */
 export type Outcome = ClientErrorCode | (typeof OutcomeLabel)[keyof typeof OutcomeLabel];
@@ -86,6 +104,7 @@ const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set<string>([
   ...Object.values(ServiceCode),
   ...Object.values(RequestCode),
   ...Object.values(HttpCode),
+  ...Object.values(PerimeterCode),
 ]);
 
 /** Whether a value read off a formatted error is one of the catalogue's codes. */

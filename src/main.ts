@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       maxConnections,
       tokenUrl: app.tokenUrl,
     },
-    `aspose-token-subgraph ready at http://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`,
+    `aspose-token-subgraph ready at ${app.tls === undefined ? "http" : "https"}://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`,
   );
   // Orchestrators and people watch for this line: do not hold it in the buffer.
   destination.flush();
@@ -123,6 +123,10 @@ async function main(): Promise<void> {
   const hardLimitMs = config.server.shutdownTimeoutMs + SHUTDOWN_GRACE_MS;
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  // With TLS, SIGHUP reloads the certificate, key and client CA (they are also watched). Without,
+  // it keeps its default: the process ends.
+  const { tls } = app;
+  if (tls !== undefined) process.on("SIGHUP", () => tls.reload("signal"));
   process.on("unhandledRejection", (reason) => {
     logger.error({ err: reason }, "Unhandled promise rejection");
   });

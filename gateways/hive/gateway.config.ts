@@ -1,8 +1,10 @@
 /**
- * Hive Gateway in front of aspose-token-subgraph: `hive-gateway supergraph supergraph.graphql` picks
- * this file up. Tested by test/federation/supergraph.test.ts, which runs Hive Gateway's runtime with
- * this very config. (`defineConfig` from `@graphql-hive/gateway` is an identity helper for the same
- * type; the type is imported from the runtime package the CLI is built on.)
+ * Hive Gateway in front of aspose-token-subgraph: `hive-gateway supergraph supergraph.graphql --port 4100`
+ * picks this file up (4100: the subgraph keeps its own 4000). With ROUTER_HMAC_SECRET set, as on the
+ * subgraph, the gateway signs every request to it (router-only access). Tested by
+ * test/federation/supergraph.test.ts and test/federation/gateway-recipes.test.ts, which run Hive
+ * Gateway's runtime with this very config. (`defineConfig` from `@graphql-hive/gateway` is an identity
+ * helper for the same type; the type is imported from the runtime package the CLI is built on.)
  */
 import type { IncomingMessage } from "node:http";
 import type { GatewayConfigSupergraph, GatewayPlugin } from "@graphql-hive/gateway-runtime";
@@ -21,6 +23,9 @@ export function useAsposeTokenRules(maxTokenFields: number): GatewayPlugin {
   };
 }
 
+/** The subgraph's name in the supergraph (supergraph.yaml). */
+const ASPOSE_TOKEN_SUBGRAPH = "aspose-token";
+
 /** The node:http request the gateway's server hands over with each request. */
 interface NodeServerContext {
   readonly req?: IncomingMessage;
@@ -30,8 +35,8 @@ export const gatewayConfig = {
   supergraph: "supergraph.graphql",
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {
-      // A proxy appends the address it saw: set the subgraph's TRUST_PROXY_HOPS to 1 plus the
-      // proxies in front of the gateway that append too.
+      // The gateway appends the address it saw: list the gateway in the subgraph's TRUSTED_PROXIES
+      // (and the proxies in front of it that append too).
       const peer = (context as NodeServerContext).req?.socket.remoteAddress;
       const forwarded = request.headers.get("x-forwarded-for");
       return {
@@ -46,4 +51,14 @@ export const gatewayConfig = {
     },
   },
   plugins: () => [useAsposeTokenRules(MAX_TOKEN_FIELDS_PER_OPERATION)],
+  // Router-only access: the subgraph's ROUTER_HMAC_SECRET, the same key here. The signature (HMAC-SHA256
+  // of the query and variables) goes in the request's extensions["hmac-signature"].
+  ...(process.env.ROUTER_HMAC_SECRET === undefined
+    ? {}
+    : {
+        hmacSignature: {
+          secret: process.env.ROUTER_HMAC_SECRET,
+          shouldSign: ({ subgraphName }) => subgraphName === ASPOSE_TOKEN_SUBGRAPH,
+        },
+      }),
 } satisfies GatewayConfigSupergraph;

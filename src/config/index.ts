@@ -6,6 +6,7 @@
  */
 import { LIMITS, type LimitsConfig, limitsConfig } from "./limits.js";
 import { ConfigError, type Env } from "./parse.js";
+import { PERIMETER, type PerimeterConfig, perimeterConfig } from "./perimeter.js";
 import type { ConfigSection, Variable } from "./section.js";
 import { SERVER, type ServerConfig, serverConfig } from "./server.js";
 import { STORE, type StoreConfig, storeConfig } from "./store.js";
@@ -15,11 +16,13 @@ import { UPSTREAM, type UpstreamConfig, upstreamConfig } from "./upstream.js";
 
 export type { LimitsConfig, LockoutConfig } from "./limits.js";
 export { ConfigError, type Env } from "./parse.js";
+export type { PerimeterConfig, TlsFiles } from "./perimeter.js";
 export type { ConfigSection, Variable } from "./section.js";
 export type { NodeEnv, ServerConfig } from "./server.js";
 export type { RedisAuth, RedisNode, RedisTls, SharedStoreConfig, StoreConfig } from "./store.js";
 export type { LogLevel, TelemetryConfig, TracingConfig } from "./telemetry.js";
 export type { TokensConfig } from "./tokens.js";
+export type { TrustedDocumentList } from "./trusted-documents.js";
 export type { UpstreamConfig } from "./upstream.js";
 
 export interface Config {
@@ -29,6 +32,7 @@ export interface Config {
   readonly limits: LimitsConfig;
   readonly store: StoreConfig;
   readonly telemetry: TelemetryConfig;
+  readonly perimeter: PerimeterConfig;
 }
 
 /** Every section, in the order the reference and `.env.example` give them. */
@@ -39,6 +43,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection<Readonly<Record<string, Var
   LIMITS,
   STORE,
   TELEMETRY,
+  PERIMETER,
 ];
 
 /** Parses and validates the environment into a frozen Config. */
@@ -50,6 +55,7 @@ export function loadConfig(env: Env): Config {
     limits: limitsConfig(env),
     store: storeConfig(env),
     telemetry: telemetryConfig(env),
+    perimeter: perimeterConfig(env),
   };
   // Replicas sharing a store must derive the same credential keys (and sealing salt): a random
   // per-process key would make every replica's entries unreadable to the others.

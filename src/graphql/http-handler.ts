@@ -5,6 +5,7 @@ import { type Handler, jsonError, type Reply, type RequestFacts } from "../http/
 import { readBody } from "../http/request-body.js";
 import type { Context } from "./context.js";
 import type { OperationOutcome, ServerContext } from "./outcome.js";
+import type { Admit } from "./perimeter/admission.js";
 import { RefusalCache } from "./refusal-cache.js";
 import { refusedDocumentStatus } from "./status-codes.js";
 
@@ -12,6 +13,8 @@ export interface GraphQLHandlerOptions {
   readonly apollo: ApolloServer<ServerContext>;
   readonly bodyLimitBytes: number;
   readonly makeContext: (facts: RequestFacts) => Context;
+  /** The perimeter (router-only access, trusted documents), when configured: decides before Apollo. */
+  readonly admit?: Admit;
 }
 
 /**
@@ -20,15 +23,23 @@ export interface GraphQLHandlerOptions {
  * status for refused documents.
  */
 export function graphqlHandler(options: GraphQLHandlerOptions): Handler {
-  const { apollo, bodyLimitBytes, makeContext } = options;
+  const { apollo, bodyLimitBytes, makeContext, admit } = options;
   const refusals = new RefusalCache();
   return async (request, response, facts) => {
     const method = (request.method ?? "GET").toUpperCase();
+    const url = request.url ?? "/";
+    const queryStart = url.indexOf("?");
+    let search = queryStart === -1 ? "" : url.slice(queryStart);
     let body: unknown;
     if (method === "POST") {
       const parsed = await readJsonOrText(request, bodyLimitBytes);
       if (parsed.refused !== undefined) return parsed.refused;
       body = parsed.body;
+    }
+    if (admit !== undefined) {
+      const admission = admit(request, { method, body, search });
+      if ("refused" in admission) return admission.refused;
+      ({ body, search } = admission.parts);
     }
     const accept = request.headers.accept;
     // A document refused before is refused again without parsing it (JSON bodies only: they pass
@@ -42,11 +53,9 @@ export function graphqlHandler(options: GraphQLHandlerOptions): Handler {
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
     }
-    const url = request.url ?? "/";
-    const queryStart = url.indexOf("?");
     const outcome: OperationOutcome = { code: undefined, documentRefused: false };
     const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method, headers, search: queryStart === -1 ? "" : url.slice(queryStart), body },
+      httpGraphQLRequest: { method, headers, search, body },
       context: async () => ({ ...makeContext(facts), outcome }),
     });
     const replyHeaders: Record<string, string> = {};

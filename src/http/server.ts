@@ -1,4 +1,10 @@
-import { createServer, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type RequestListener,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from "node:http";
 import type { Logger } from "pino";
 import { REQUEST_TIMEOUT_MS } from "../config/server.js";
 import { ServiceCode } from "../errors.js";
@@ -20,6 +26,9 @@ export interface ConnectionLimits {
   readonly maxConnections: number;
 }
 
+/** Makes the listening server: node:http's by default, node:https's for TLS (see tls.ts). */
+export type ServerFactory = (options: ServerOptions, listener: RequestListener) => Server;
+
 export interface HttpServerOptions {
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
@@ -30,6 +39,8 @@ export interface HttpServerOptions {
   /** The route table this server answers from (see routes.ts). */
   readonly route: Route;
   readonly connections: ConnectionLimits;
+  /** Plain HTTP when not given. */
+  readonly serverFactory?: ServerFactory;
 }
 
 // A dropped-connection warning at most this often: a flood must not become a flood of log lines.
@@ -48,7 +59,7 @@ export function createHttpServer(options: HttpServerOptions): HttpEdge {
   const { headersTimeoutMs } = options.connections;
   let draining = false;
 
-  const server = createServer(
+  const server = (options.serverFactory ?? createServer)(
     {
       requestTimeout: REQUEST_TIMEOUT_MS,
       headersTimeout: headersTimeoutMs,

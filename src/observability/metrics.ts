@@ -26,6 +26,7 @@ export class ServiceMetrics {
   readonly #refreshAhead: Counter<"outcome">;
   readonly #circuitOpen: Gauge;
   readonly #upstreamShed: Counter;
+  readonly #perimeterRefusals: Counter<"reason">;
 
   constructor(options: { readonly defaultMetrics: boolean }) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -99,11 +100,22 @@ export class ServiceMetrics {
       help: "The upstream circuit breaker: 0 closed, 1 half-open (probing), 2 open (calls refused at once)",
       registers: [this.registry],
     });
+    this.#perimeterRefusals = new Counter({
+      name: "perimeter_refusals_total",
+      help: "Requests to /graphql the perimeter refused, by reason: secret_missing, secret_wrong, signature_missing, signature_wrong, certificate_missing, certificate_untrusted (not the router, under router-only access), document_not_listed (not a trusted document)",
+      labelNames: ["reason"],
+      registers: [this.registry],
+    });
     this.#upstreamShed = new Counter({
       name: "aspose_upstream_shed_total",
       help: "Upstream calls refused because the concurrency cap was full for longer than ASPOSE_QUEUE_WAIT_MS",
       registers: [this.registry],
     });
+  }
+
+  /** Counts one request the perimeter refused, by the proof or list that refused it (a closed set). */
+  perimeterRefusal(reason: string): void {
+    this.#perimeterRefusals.inc({ reason });
   }
 
   /** Counts one finished background refresh. */

@@ -65,4 +65,13 @@ export const LOG_REDACT_PATHS: readonly string[] = [
   "req.headers",
   "password",
   "*.password",
+  // The router's proofs (graphql/perimeter/): the shared-secret header under Apollo's documented name
+  // (ROUTER_SECRET_HEADER's default), and the perimeter's keys wherever a config object is logged.
+  '["router-authorization"]',
+  '*["router-authorization"]',
+  '*.headers["router-authorization"]',
+  "sharedSecret",
+  "*.sharedSecret",
+  "hmacSecrets",
+  "*.hmacSecrets",
 ];
