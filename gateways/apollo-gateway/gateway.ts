@@ -33,8 +33,13 @@ interface GatewayContext {
 interface RouterProof {
   /** ROUTER_SECRET, in ROUTER_SECRET_HEADER (the subgraph's default: router-authorization). */
   readonly secret: { readonly header: string; readonly value: string } | undefined;
-  /** A client certificate for the subgraph's TLS_CLIENT_CA_FILE, and the CA of its server certificate. */
-  readonly tls: { readonly cert: Buffer; readonly key: Buffer; readonly ca: Buffer | undefined } | undefined;
+  /**
+   * TLS to the subgraph: the CA of its server certificate and, for its TLS_CLIENT_CA_FILE, the
+   * router's client certificate.
+   */
+  readonly tls:
+    | { readonly ca: Buffer | undefined; readonly cert: Buffer | undefined; readonly key: Buffer | undefined }
+    | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -49,12 +54,12 @@ function routerProof(env: Env): RouterProof {
         ? undefined
         : { header: env.ROUTER_SECRET_HEADER ?? "router-authorization", value: env.ROUTER_SECRET },
     tls:
-      certFile === undefined || keyFile === undefined
+      certFile === undefined && caFile === undefined
         ? undefined
         : {
-            cert: readFileSync(certFile),
-            key: readFileSync(keyFile),
             ca: caFile === undefined ? undefined : readFileSync(caFile),
+            cert: certFile === undefined ? undefined : readFileSync(certFile),
+            key: keyFile === undefined ? undefined : readFileSync(keyFile),
           },
   };
 }
@@ -66,7 +71,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(url: string | undefined, proof: RouterProof | undefined) {
     super({ url });
     this.#proof = proof;
-    if (proof?.tls !== undefined) this.fetcher = clientCertificateFetcher(proof.tls);
+    if (proof?.tls !== undefined) this.fetcher = tlsFetcher(proof.tls);
   }
 
   override willSendRequest({
@@ -83,10 +88,10 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
 }
 
 /**
- * A fetcher that presents the router's client certificate (and trusts the subgraph's CA): Node's own
+ * A fetcher that trusts the subgraph's CA and presents the router's client certificate: Node's own
  * fetch cannot, node:https can. Subgraph requests are small JSON POSTs, answered in one body.
  */
-function clientCertificateFetcher(tls: NonNullable<RouterProof["tls"]>): Fetcher {
+function tlsFetcher(tls: NonNullable<RouterProof["tls"]>): Fetcher {
   const agent = new Agent({ ...tls, keepAlive: true });
   return (url, init = {}) =>
     new Promise((resolve, reject) => {

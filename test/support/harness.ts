@@ -111,7 +111,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     tracing: options.tracing,
   });
   const address = await app.listen(0, "127.0.0.1");
-  const origin = `http://127.0.0.1:${address.port}`;
+  const origin = `${app.tls === undefined ? "http" : "https"}://127.0.0.1:${address.port}`;
   const url = `${origin}/graphql`;
   return {
     fake,
