@@ -119,12 +119,9 @@ export function perimeterConfig(env: Env): PerimeterConfig {
 
 function sharedSecret(env: Env): PerimeterConfig["sharedSecret"] {
   const secrets = rotating(env, v.ROUTER_SECRET, v.ROUTER_SECRET_PREVIOUS);
+  // Read (and checked) either way: `.env.example` spells out its default.
   const header = v.ROUTER_SECRET_HEADER.read(env).toLowerCase();
-  if (secrets.length === 0) {
-    if (v.ROUTER_SECRET_HEADER.isSet(env)) throw onlyWith(v.ROUTER_SECRET_HEADER, v.ROUTER_SECRET);
-    return undefined;
-  }
-  return { header, secrets };
+  return secrets.length === 0 ? undefined : { header, secrets };
 }
 
 /** The current secret and, while rotating, the previous one; empty when neither is set. */
@@ -152,9 +149,10 @@ function tlsFiles(env: Env): TlsFiles | undefined {
     if (clientCaFile !== undefined) throw onlyWith(v.TLS_CLIENT_CA_FILE, v.TLS_CERT_FILE);
     return undefined;
   }
-  const cert = readable(v.TLS_CERT_FILE, certFile);
+  const cert = certificates(v.TLS_CERT_FILE, certFile);
   const key = readable(v.TLS_KEY_FILE, keyFile);
-  const ca = clientCaFile === undefined ? undefined : readable(v.TLS_CLIENT_CA_FILE, clientCaFile);
+  // Node ignores CA text that is not PEM: every client certificate would then be untrusted.
+  const ca = clientCaFile === undefined ? undefined : certificates(v.TLS_CLIENT_CA_FILE, clientCaFile);
   try {
     // What the server will do with them: a key that does not match, or a file that is not PEM,
     // stops start-up here rather than at the first handshake.
@@ -184,6 +182,13 @@ function readable(variable: Variable<unknown>, path: string): Buffer {
   } catch {
     throw refuse(variable);
   }
+}
+
+function certificates(variable: Variable<unknown>, path: string): Buffer {
+  const pem = readable(variable, path);
+  if (!pem.includes("-----BEGIN CERTIFICATE-----"))
+    throw new ConfigError(`${variable.name} must hold PEM certificates`);
+  return pem;
 }
 
 function onlyWith(variable: Variable<unknown>, needed: Variable<unknown>): ConfigError {

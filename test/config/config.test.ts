@@ -97,6 +97,18 @@ const REFUSED: ReadonlyArray<readonly [string, Record<string, string>]> = [
     { OTEL_TRACES_EXPORTER: "otlp", OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "2" },
   ],
   ["OTEL_SDK_DISABLED", { OTEL_SDK_DISABLED: BAD }],
+  ["ROUTER_SECRET", { ROUTER_SECRET: BAD }],
+  ["ROUTER_SECRET", { ROUTER_SECRET: `${BAD.repeat(3)} with spaces` }],
+  ["ROUTER_SECRET_PREVIOUS", { ROUTER_SECRET_PREVIOUS: BAD.repeat(3) }],
+  ["ROUTER_SECRET_PREVIOUS", { ROUTER_SECRET: KEY, ROUTER_SECRET_PREVIOUS: BAD }],
+  ["ROUTER_SECRET_HEADER", { ROUTER_SECRET_HEADER: `${BAD}: x` }],
+  ["ROUTER_HMAC_SECRET", { ROUTER_HMAC_SECRET: BAD }],
+  ["ROUTER_HMAC_SECRET_PREVIOUS", { ROUTER_HMAC_SECRET_PREVIOUS: BAD.repeat(3) }],
+  ["TLS_CERT_FILE", { TLS_CERT_FILE: `/nonexistent/${BAD}.crt`, TLS_KEY_FILE: "/nonexistent/tls.key" }],
+  ["TLS_KEY_FILE", { TLS_CERT_FILE: "/nonexistent/tls.crt" }],
+  ["TLS_KEY_FILE", { TLS_KEY_FILE: "/nonexistent/tls.key" }],
+  ["TLS_CLIENT_CA_FILE", { TLS_CLIENT_CA_FILE: "/nonexistent/ca.crt" }],
+  ["TRUSTED_DOCUMENTS_FILE", { TRUSTED_DOCUMENTS_FILE: `/nonexistent/${BAD}.json` }],
 ];
 
 describe("a bad value stops start-up, naming the variable and never echoing the value", () => {
