@@ -6,7 +6,7 @@
  */
 import type { ApolloServerErrorCode } from "@apollo/server/errors";
 import { type ASTNode, GraphQLError, type GraphQLResolveInfo } from "graphql";
-import type { AccessTokenErrorCode } from "./__generated__/resolvers-types.js";
+import type { AccessTokenErrorCode, PerimeterErrorCode } from "./__generated__/resolvers-types.js";
 
 /**
  * The codes `accessToken` errors carry, documented for clients on `AccessTokenErrorCode` in
@@ -59,8 +59,9 @@ export const HttpCode = {
 } as const;
 
 /**
- * Codes of the perimeter (graphql/perimeter/): a caller that is not the router when only the router may
- * call, and operations outside the trusted documents. The two document codes are Apollo Router's own
+ * Codes of the perimeter (graphql/perimeter/), documented for clients on `PerimeterErrorCode` in
+ * schema/service.graphql: a caller that is not the router when only the router may call, and
+ * operations outside the trusted documents. The two document codes are Apollo Router's own
  * for its persisted query list, so a client that handles the router's handles these.
  */
 export const PerimeterCode = {
@@ -73,7 +74,7 @@ export const PerimeterCode = {
   PERSISTED_QUERY_NOT_IN_LIST: "PERSISTED_QUERY_NOT_IN_LIST",
   /** An operation whose text is not, character for character, one of the trusted documents. */
   QUERY_NOT_IN_SAFELIST: "QUERY_NOT_IN_SAFELIST",
-} as const;
+} as const satisfies { readonly [Code in PerimeterErrorCode]: Code };
 
 /**
  * Labels the HTTP edge gives a request's outcome in its log line and metrics, where no body carries

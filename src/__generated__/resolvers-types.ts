@@ -122,6 +122,19 @@ export type MutationAccessTokenArgs = {
   minValidity?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/**
+ * The `extensions.code` values of the perimeter, answered before any field runs (so on no field): a
+ * caller that is not the router when only the router may call, and operations outside the trusted
+ * documents. This enum documents the codes; it is not returned as a field. See docs/federation.md.
+ */
+export type PerimeterErrorCode =
+  /** Trusted documents are configured and this persisted-query id (`extensions.persistedQuery.sha256Hash` or `documentId`) is not in the manifest. Nothing ran. */
+  | 'PERSISTED_QUERY_NOT_IN_LIST'
+  /** Trusted documents are configured and this operation's text is not, character for character, a listed document. Nothing ran. */
+  | 'QUERY_NOT_IN_SAFELIST'
+  /** Router-only access is configured and the request carries no valid proof that the router sent it (shared secret, HMAC signature or client certificate). HTTP 403; nothing ran. */
+  | 'ROUTER_ONLY';
+
 export type Query = {
   __typename?: 'Query';
   /**
@@ -215,6 +228,7 @@ export type ResolversTypes = {
   AsposeUpstreamState: AsposeUpstreamState;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  PerimeterErrorCode: PerimeterErrorCode;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
 };
 

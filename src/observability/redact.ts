@@ -70,8 +70,11 @@ export const LOG_REDACT_PATHS: readonly string[] = [
   '["router-authorization"]',
   '*["router-authorization"]',
   '*.headers["router-authorization"]',
+  // Up to a logged Config's depth (config.perimeter.sharedSecret).
   "sharedSecret",
   "*.sharedSecret",
+  "*.*.sharedSecret",
   "hmacSecrets",
   "*.hmacSecrets",
+  "*.*.hmacSecrets",
 ];

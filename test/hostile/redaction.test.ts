@@ -130,6 +130,26 @@ describe("createLogger", () => {
     assert.deepEqual(first.headers, { authorization: "[REDACTED]", cookie: "[REDACTED]" });
   });
 
+  test("redacts the router's shared-secret header and the perimeter's keys", () => {
+    const { logger, lines } = capture();
+    const routerSecret = "r0uterSecretNeverLogged000000000000000000=";
+    logger.info({ "router-authorization": routerSecret }, "bare");
+    logger.info({ request: { headers: { "router-authorization": routerSecret } } }, "nested");
+    logger.info(
+      {
+        perimeter: { sharedSecret: { header: "router-authorization", secrets: [Buffer.from(routerSecret)] } },
+      },
+      "config",
+    );
+    logger.info({ config: { perimeter: { hmacSecrets: [Buffer.from(routerSecret)] } } }, "deeper");
+    assert.equal(lines.length, 4);
+    for (const line of lines) {
+      assert.ok(!line.includes(routerSecret), line);
+      assert.ok(!line.includes(Buffer.from(routerSecret).toJSON().data.join(",")), line);
+      assert.match(line, /\[REDACTED\]/);
+    }
+  });
+
   test("keeps what is safe to log", () => {
     const { logger, lines } = capture();
     logger.info({ requestId: "r-1", outcome: "INVALID_CREDENTIALS", status: 200 }, "request");

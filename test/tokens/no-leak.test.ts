@@ -14,6 +14,8 @@ import {
   execute,
   type Harness,
   leakedSecrets,
+  post,
+  request,
   requestToken,
   startHarness,
 } from "../support/harness.js";
@@ -129,5 +131,40 @@ test("no secret reaches a log line or an answer, no token reaches a log line", {
       const line = harness.logs.find((text) => text.includes(part));
       assert.equal(line, undefined, `a token (or part of one) was logged: ${line?.slice(0, 120)}`);
     }
+  }
+});
+
+test("the router's secrets never appear either: in logs, answers or metrics, whoever presents them", async () => {
+  const routerSecret = "r0uterSecretN0Leak00000000000000000000000=";
+  const previous = "pr3viousR0uterSecretN0Leak000000000000000=";
+  const hmacKey = "hm4cKeyN0Leak0000000000000000000000000000=";
+  const harness = await startHarness({
+    env: { ROUTER_SECRET: routerSecret, ROUTER_SECRET_PREVIOUS: previous, ROUTER_HMAC_SECRET: hmacKey },
+  });
+  try {
+    const body = JSON.stringify({
+      query: ACCESS_TOKEN_MUTATION,
+      variables: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+    });
+    const headers = { "content-type": "application/json" };
+    // Refused: no proof, half a proof, the secrets swapped between the two proofs.
+    const attempts: Record<string, string>[] = [
+      {},
+      { "router-authorization": routerSecret },
+      { "router-authorization": hmacKey },
+    ];
+    for (const extra of attempts)
+      assert.equal((await post(harness, body, { ...headers, ...extra })).status, 403);
+    const signed = JSON.stringify({
+      query: ACCESS_TOKEN_MUTATION,
+      variables: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+      extensions: { "hmac-signature": routerSecret },
+    });
+    assert.equal((await post(harness, signed, { ...headers, "router-authorization": previous })).status, 403);
+    const metrics = (await request(harness, "/metrics")).text;
+    for (const secret of [routerSecret, previous, hmacKey]) assert.ok(!metrics.includes(secret));
+    assert.deepEqual(leakedSecrets(harness, [routerSecret, previous, hmacKey, CLIENT_SECRET]), []);
+  } finally {
+    await harness.close();
   }
 });
