@@ -112,7 +112,7 @@ test("router.yaml sends the subgraph's ROUTER_SECRET in the header the subgraph 
   const { header } = loadConfig({ ROUTER_SECRET: "x".repeat(44) }).perimeter.sharedSecret ?? {};
   assert.equal(insert.name, header);
   // The Router's environment expansion, with the subgraph's own variable name.
-  assert.equal(insert.value, "${env.ROUTER_SECRET}");
+  assert.equal(insert.value, `\${env.ROUTER_SECRET}`);
 });
 
 test("router.tls.yaml gives the aspose-token subgraph a CA and a client certificate, in the Router's keys", () => {
@@ -128,7 +128,11 @@ test("router.tls.yaml gives the aspose-token subgraph a CA and a client certific
     subgraph?.certificate_authorities,
     ...Object.values(subgraph?.client_authentication ?? {}),
   ])
-    assert.match(String(value), /^\$\{file\.\/.+\}$/, "the Router reads PEM contents through ${file.…}");
+    assert.match(
+      String(value),
+      /^\$\{file\.\/.+\}$/,
+      "the Router reads PEM contents through its file expansion",
+    );
   // A block to add: it does not collide with router.yaml's own keys.
   assert.equal(routerYaml().tls, undefined);
 });
