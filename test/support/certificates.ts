@@ -44,15 +44,14 @@ async function issued(directory: string, name: string): Promise<Issued> {
   return { certFile, keyFile, cert: await readFile(certFile), key: await readFile(keyFile) };
 }
 
+/** A new, unencrypted P-256 key for the request. */
+const NEW_P256_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"] as const;
+
 async function selfSignedCa(directory: string, name: string): Promise<Issued> {
   await openssl(directory, [
     "req",
     "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
+    ...NEW_P256_KEY,
     "-keyout",
     `${name}.key`,
     "-out",
@@ -77,11 +76,7 @@ async function signedBy(
 ): Promise<Issued> {
   await openssl(directory, [
     "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
+    ...NEW_P256_KEY,
     "-keyout",
     `${name}.key`,
     "-out",
