@@ -63,3 +63,19 @@ test("the preflight passes on this Node, and every entry point runs it first", a
   assert.match(scripts.prepare ?? "", /tsc -p tsconfig\.build\.json/);
   assert.match(readFileSync(join(REPO_ROOT, ".npmrc"), "utf8"), /^engine-strict=true$/m);
 });
+
+test("npm install is quiet: every dependency's install script is decided in allowScripts", () => {
+  const read = (file: string) => JSON.parse(readFileSync(join(REPO_ROOT, file), "utf8"));
+  const { allowScripts } = read("package.json") as { allowScripts: Record<string, boolean> };
+  const lock = read("package-lock.json") as {
+    packages: Record<string, { readonly hasInstallScript?: boolean }>;
+  };
+  // npm 11 warns of each package with an install script that allowScripts does not mention.
+  const withScripts = Object.entries(lock.packages)
+    .filter(([, entry]) => entry.hasInstallScript === true)
+    .map(([path]) => path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length));
+  assert.deepEqual([...new Set(withScripts)].sort(), Object.keys(allowScripts).sort());
+  // None is needed: esbuild's checks and optimises its CLI binary (tsx uses its API, which finds the
+  // platform package itself); protobufjs's only warns about version ranges.
+  assert.deepEqual(Object.values(allowScripts), [false, false, false]);
+});
