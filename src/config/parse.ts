@@ -154,7 +154,11 @@ export function flag(
     : withoutDefault(FLAG, spec);
 }
 
-type Words<T extends string> = Description & { readonly allowed: readonly T[] };
+type Words<T extends string> = Description & {
+  readonly allowed: readonly T[];
+  /** Matches the words whatever their case (OpenTelemetry's enum values are case-insensitive). */
+  readonly ignoreCase?: boolean;
+};
 
 /** One of a closed set of words. */
 export function oneOf<const T extends string>(
@@ -169,7 +173,8 @@ export function oneOf<const T extends string>(
     kind: "one-of",
     accepts,
     parse: (raw, name) => {
-      const found = spec.allowed.find((candidate) => candidate === raw);
+      const word = spec.ignoreCase === true ? raw.toLowerCase() : raw;
+      const found = spec.allowed.find((candidate) => candidate === word);
       if (found === undefined) throw mustBe(name, accepts);
       return found;
     },

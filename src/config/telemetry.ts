@@ -1,5 +1,5 @@
 import { anyText, httpUrl, text } from "./formats.js";
-import { ConfigError, type Env, flag, oneOf, ratio } from "./parse.js";
+import { ConfigError, type Env, oneOf, ratio } from "./parse.js";
 import { section } from "./section.js";
 
 /** pino's levels, as LOG_LEVEL accepts them. */
@@ -15,7 +15,7 @@ export type TraceSampler =
   | "parentbased_always_off"
   | "parentbased_traceidratio";
 
-/** OpenTelemetry tracing, from the standard OTEL_* variables; off unless an exporter is named. */
+/** OpenTelemetry tracing, from the standard OTEL_* variables: on when a collector is named. */
 export type TracingConfig =
   | { readonly exporter: "none" }
   | {
@@ -37,15 +37,20 @@ export interface TelemetryConfig {
 }
 
 const PROTOCOLS = ["http/protobuf", "http/json"] as const;
+/** The spec's default collector (OTLP/HTTP on this host). */
+const DEFAULT_OTLP_ENDPOINT = "http://localhost:4318";
 
 /**
- * The OTEL_* variables are the OpenTelemetry spec's, read as it defines them, but for one default: the
- * spec's default exporter is otlp, and here tracing stays off (and costs nothing) until an operator
- * asks for it.
+ * The OTEL_* variables are read as the OpenTelemetry environment specification defines them (blank is
+ * unset, `true` is the only true, enum words in any case), with two deviations, both documented: a
+ * value outside what is supported stops start-up instead of being ignored with a warning, and with
+ * `OTEL_TRACES_EXPORTER` unset the spec's default exporter (`otlp`) is used only when a collector is
+ * named, so that a service nobody asked to trace neither loads the SDK nor sends spans to a
+ * localhost:4318 where nothing listens.
  */
 export const TELEMETRY = section(
   "Logs, Apollo GraphOS and tracing",
-  "The log level, Apollo GraphOS usage reporting, and OpenTelemetry tracing through the standard `OTEL_*` variables (off unless `OTEL_TRACES_EXPORTER=otlp`). `OTEL_EXPORTER_OTLP_HEADERS` (which may hold a collector's token), `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_EXPORTER_OTLP_COMPRESSION` are not read here but by the OTLP exporter itself, as the spec defines them. What is logged, measured and traced is in [operations](operations.md).",
+  "The log level, Apollo GraphOS usage reporting, and OpenTelemetry tracing through the standard `OTEL_*` variables: tracing is on when a collector is named (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) or `OTEL_TRACES_EXPORTER=otlp` is set, and off with `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`; the start-up line says which. `OTEL_EXPORTER_OTLP_HEADERS` (which may hold a collector's token), `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_EXPORTER_OTLP_COMPRESSION` are not read here but by the OTLP exporter itself, as the spec defines them. What is logged, measured and traced is in [operations](operations.md).",
   {
     LOG_LEVEL: oneOf({
       allowed: LOG_LEVELS,
@@ -67,35 +72,43 @@ export const TELEMETRY = section(
       does: "The graph and variant usage is reported to, and that the production landing page links to in Studio.",
       example: "my-graph@current",
     }),
-    OTEL_SDK_DISABLED: flag({
+    OTEL_SDK_DISABLED: oneOf({
+      allowed: ["true", "false"],
+      ignoreCase: true,
       unset: "tracing as the other variables say",
       does: "`true` turns tracing off, whatever else is set.",
+      details:
+        "As the spec defines it, only `true` (in any case) is true; a value other than `true` or `false` stops start-up rather than silently meaning `false`.",
     }),
     OTEL_TRACES_EXPORTER: oneOf({
       allowed: ["none", "otlp"],
-      default: "none",
-      does: "`otlp` turns tracing on: spans are exported over OTLP/HTTP.",
+      ignoreCase: true,
+      unset:
+        "`otlp` when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set, else `none`",
+      does: "`otlp` exports spans over OTLP/HTTP (to `http://localhost:4318` unless an endpoint is set); `none` turns tracing off.",
       details:
-        "With `none` the OpenTelemetry SDK is not even loaded and the request path makes no OpenTelemetry call. Other exporters are refused.",
+        "With tracing off the OpenTelemetry SDK is not even loaded and the request path makes no OpenTelemetry call. Other exporters (`console`, `zipkin`, lists) are refused.",
     }),
     OTEL_EXPORTER_OTLP_PROTOCOL: oneOf({
       allowed: PROTOCOLS,
+      ignoreCase: true,
       default: "http/protobuf",
       does: "The OTLP encoding: `http/protobuf` or `http/json` (`grpc` is not supported and is refused).",
     }),
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: oneOf({
       allowed: PROTOCOLS,
+      ignoreCase: true,
       unset: "the same as `OTEL_EXPORTER_OTLP_PROTOCOL`",
       does: "The OTLP encoding for traces, in place of `OTEL_EXPORTER_OTLP_PROTOCOL`.",
     }),
     OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl({
-      default: "http://localhost:4318",
-      does: "The collector's base URL: spans go to this + `/v1/traces`.",
+      unset: "`http://localhost:4318`, the spec's default, when `OTEL_TRACES_EXPORTER=otlp` turns tracing on",
+      does: "The collector's base URL: spans go to this + `/v1/traces`. Setting it turns tracing on.",
       example: "http://otel-collector:4318",
     }),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl({
       unset: "`OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`",
-      does: "The full traces URL, used as given, in place of `OTEL_EXPORTER_OTLP_ENDPOINT`.",
+      does: "The full traces URL, used as given, in place of `OTEL_EXPORTER_OTLP_ENDPOINT`. Setting it turns tracing on.",
       example: "http://otel-collector:4318/v1/traces",
     }),
     OTEL_SERVICE_NAME: text({
@@ -104,6 +117,7 @@ export const TELEMETRY = section(
       does: "The `service.name` resource attribute on every span.",
     }),
     OTEL_TRACES_SAMPLER: oneOf({
+      ignoreCase: true,
       allowed: [
         "always_on",
         "always_off",
@@ -136,13 +150,15 @@ export function telemetryConfig(env: Env): TelemetryConfig {
 }
 
 function tracingConfig(env: Env): TracingConfig {
-  if (v.OTEL_SDK_DISABLED.read(env) === true) return { exporter: "none" };
-  const exporter = v.OTEL_TRACES_EXPORTER.read(env);
+  if (v.OTEL_SDK_DISABLED.read(env) === "true") return { exporter: "none" };
+  const named = v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.isSet(env) || v.OTEL_EXPORTER_OTLP_ENDPOINT.isSet(env);
+  const exporter = v.OTEL_TRACES_EXPORTER.read(env) ?? (named ? "otlp" : "none");
   if (exporter === "none") return { exporter };
   const protocol = v.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL.read(env) ?? v.OTEL_EXPORTER_OTLP_PROTOCOL.read(env);
   // The signal-specific endpoint is used as given; the general one gets the signal's path appended.
   const endpoint =
-    v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.read(env) ?? `${v.OTEL_EXPORTER_OTLP_ENDPOINT.read(env)}/v1/traces`;
+    v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.read(env) ??
+    `${v.OTEL_EXPORTER_OTLP_ENDPOINT.read(env) ?? DEFAULT_OTLP_ENDPOINT}/v1/traces`;
   return {
     exporter,
     protocol,

@@ -85,10 +85,9 @@ const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN_ID = "00f067aa0ba902b7";
 const TRACEPARENT = `00-${TRACE_ID}-${PARENT_SPAN_ID}-01`;
 
-/** OTEL_* as an operator writes them. */
+/** OTEL_* as an operator writes them: naming the collector is what turns tracing on. */
 function tracingEnv(endpoint: string, protocol: string): Record<string, string> {
   return {
-    OTEL_TRACES_EXPORTER: "otlp",
     OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
     OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
     OTEL_SERVICE_NAME: "aspose-token-test",
@@ -113,6 +112,43 @@ test("with no exporter configured, tracing is off: nothing started, nothing regi
   );
   // The global API is still the no-op one.
   assert.equal(trace.getTracer("x").startSpan("x").isRecording(), false);
+});
+
+test("tracing follows the OpenTelemetry environment variables: on when a collector is named, off when disabled", () => {
+  const tracing = (env: Record<string, string>) => {
+    const config = loadConfig(env).telemetry.tracing;
+    return config.exporter === "none" ? "off" : config.endpoint;
+  };
+  const collector = "http://collector:4318";
+  const cases: [Record<string, string>, string][] = [
+    [{}, "off"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: collector }, `${collector}/v1/traces`],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector}/custom` }, `${collector}/custom`],
+    // The spec's default exporter, asked for by name, with the spec's default endpoint.
+    [{ OTEL_TRACES_EXPORTER: "otlp" }, "http://localhost:4318/v1/traces"],
+    // Enum words and `true` in any case, as the spec reads them.
+    [{ OTEL_TRACES_EXPORTER: "OTLP" }, "http://localhost:4318/v1/traces"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_TRACES_EXPORTER: "none" }, "off"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_SDK_DISABLED: "true" }, "off"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_SDK_DISABLED: "TRUE" }, "off"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_SDK_DISABLED: "false" }, `${collector}/v1/traces`],
+    // An empty value is the same as unset (the spec's rule, and how env files and Helm charts blank a value).
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: " ", OTEL_TRACES_EXPORTER: "" },
+      "off",
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_SDK_DISABLED: "", OTEL_TRACES_EXPORTER: "" },
+      `${collector}/v1/traces`,
+    ],
+  ];
+  for (const [env, expected] of cases) assert.equal(tracing(env), expected, JSON.stringify(env));
+  // Only `true` is true: a word another tool would read as true is refused, never taken as false.
+  for (const word of ["1", "yes", "on"])
+    assert.throws(
+      () => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_SDK_DISABLED: word }),
+      /OTEL_SDK_DISABLED must be one of true, false/,
+    );
 });
 
 test("OTEL_* values outside what is supported stop start-up with a message naming the variable", () => {
