@@ -1,25 +1,47 @@
 /**
  * `npm run dev`: the service against a local fake Aspose, so a newcomer with no Aspose account can run
  * the mutation in Apollo Sandbox. Demo credentials: clientId `demo-client-id`, clientSecret
- * `demo-client-secret`. Any real-upstream setting in the environment is overridden.
+ * `demo-client-secret`. Any real-upstream setting in the environment is
+ * overridden; everything else is read as `npm start` reads it (OTEL_EXPORTER_OTLP_ENDPOINT traces, a
+ * busy PORT is one line).
  */
 import { createApp } from "../src/app.js";
-import { loadConfig } from "../src/config/index.js";
+import { loadConfig, unsetBlankVariables } from "../src/config/index.js";
+import { listenFailure } from "../src/http/listen-failure.js";
 import { createLogger } from "../src/observability/logger.js";
 import { ServiceMetrics } from "../src/observability/metrics.js";
+import { startTracing } from "../src/observability/tracing.js";
 import { FakeAspose } from "./fake-aspose.js";
 
 export const DEMO_CLIENT_ID = "demo-client-id";
 export const DEMO_CLIENT_SECRET = "demo-client-secret";
 
+unsetBlankVariables(process.env);
 const fake = await FakeAspose.start({ clients: { [DEMO_CLIENT_ID]: DEMO_CLIENT_SECRET } });
 const config = loadConfig({ ...process.env, NODE_ENV: "development", ASPOSE_BASE_URL: fake.url });
 const logger = createLogger(config.telemetry.logLevel);
-const app = createApp({ config, logger, metrics: new ServiceMetrics({ defaultMetrics: true }) });
-const address = await app.listen(config.server.port, config.server.host);
+const tracing = await startTracing(config.telemetry.tracing);
+const app = createApp({
+  config,
+  logger,
+  metrics: new ServiceMetrics({ defaultMetrics: true }),
+  tracing,
+});
+const { host, port } = config.server;
+const address = await app.listen(port, host).catch(async (error: unknown): Promise<never> => {
+  const line = listenFailure(error, host, port);
+  if (line === undefined) throw error;
+  await fake.close();
+  process.stderr.write(`${line}\n`);
+  process.exit(1);
+});
 const url = `http://localhost:${address.port}/graphql`;
 logger.info(
-  { fakeAspose: fake.url },
+  {
+    port: address.port,
+    fakeAspose: fake.url,
+    tracing: tracing.enabled ? "on" : "off",
+  },
   `Dev server at ${url} (fake Aspose). Open it in a browser for Apollo Sandbox; demo credentials: ` +
     `clientId "${DEMO_CLIENT_ID}", clientSecret "${DEMO_CLIENT_SECRET}" (pass both as variables).`,
 );

@@ -4,10 +4,13 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createApp } from "./app.js";
-import { type Config, ConfigError, loadConfig } from "./config/index.js";
+import { type Config, ConfigError, loadConfig, unsetBlankVariables } from "./config/index.js";
+import { describeConfig } from "./config/summary.js";
+import { listenFailure } from "./http/listen-failure.js";
 import { createLogger, stdoutDestination } from "./observability/logger.js";
 import { ServiceMetrics } from "./observability/metrics.js";
 import { startTracing } from "./observability/tracing.js";
+import { SERVICE_VERSION } from "./version.js";
 
 /**
  * Past SHUTDOWN_TIMEOUT_MS, what shutdown may still take: answering the requests it cuts (1 s at
@@ -18,6 +21,7 @@ const SHUTDOWN_GRACE_MS = 3000;
 const LOG_FINISH_MS = 1000;
 
 function loadConfigOrExit(): Config {
+  unsetBlankVariables(process.env);
   try {
     return loadConfig(process.env);
   } catch (error) {
@@ -43,20 +47,11 @@ async function main(): Promise<void> {
   const descriptorLimit = openFileLimit();
   const app = createApp({ config, logger, metrics, tracing, descriptorLimit });
   const { host, port } = config.server;
-  // A listen error is one line an operator can act on, not a stack trace.
   const address = await app.listen(port, host).catch(async (error: unknown): Promise<never> => {
-    const code = error instanceof Error && "code" in error ? error.code : undefined;
-    const why =
-      code === "EADDRINUSE"
-        ? "is already in use: stop the other process or set PORT"
-        : code === "EACCES"
-          ? "needs privileges this process lacks: use a port above 1023 or set PORT"
-          : code === "EADDRNOTAVAIL"
-            ? "is not an address of this machine: check HOST"
-            : undefined;
-    if (why === undefined) throw error;
+    const line = listenFailure(error, host, port);
+    if (line === undefined) throw error;
     await destination.finish(LOG_FINISH_MS);
-    process.stderr.write(`Cannot listen on ${host}:${port}: the address ${why}.\n`);
+    process.stderr.write(`${line}\n`);
     process.exit(1);
   });
   const maxConnections = app.httpServer.maxConnections;
@@ -67,13 +62,18 @@ async function main(): Promise<void> {
     );
   }
   const admin = app.adminServer?.address() as AddressInfo | null | undefined; // listening on a host and port
+  // One line that says what is running: store, tracing, explorer, limits in force, upstream. Built
+  // from an allow-list (config/summary.ts): nothing secret has a field in it.
+  const summary = describeConfig(config);
   logger.info(
     {
       port: address.port,
       host: address.address,
       adminPort: admin?.port,
-      maxConnections,
+      ...summary,
+      limits: { ...summary.limits, maxConnections },
       tokenUrl: app.tokenUrl,
+      version: SERVICE_VERSION,
     },
     `aspose-token-subgraph ready at ${app.tls === undefined ? "http" : "https"}://${host === "0.0.0.0" ? "localhost" : host}:${address.port}/graphql`,
   );

@@ -17,7 +17,7 @@ import { UPSTREAM, type UpstreamConfig, upstreamConfig } from "./upstream.js";
 export type { LimitsConfig, LockoutConfig } from "./limits.js";
 export { ConfigError, type Env } from "./parse.js";
 export type { PerimeterConfig, TlsFiles } from "./perimeter.js";
-export type { ConfigSection, Variable } from "./section.js";
+export { type ConfigSection, unsetBlankVariables, type Variable } from "./section.js";
 export type { NodeEnv, ServerConfig } from "./server.js";
 export type { RedisAuth, RedisNode, RedisTls, SharedStoreConfig, StoreConfig } from "./store.js";
 export type { LogLevel, TelemetryConfig, TracingConfig } from "./telemetry.js";

@@ -32,11 +32,23 @@ export function section<const D extends Readonly<Record<string, Declaration<unkn
   return Object.freeze({ title, summary, variables: Object.freeze(variables) as Named<D> });
 }
 
+/** True for a value that is unset, empty or only whitespace: every declaration reads it as unset. */
+export function isBlank(value: string | undefined): boolean {
+  return value === undefined || value.trim() === "";
+}
+
+/**
+ * Deletes the blank variables from a process's environment, so that the libraries that read it
+ * themselves agree with the Config that a blank is unset: Apollo Server reads APOLLO_KEY on its own
+ * and warns of "unexpected leading or trailing whitespace" for an empty one; the OTLP exporter reads
+ * OTEL_EXPORTER_OTLP_HEADERS.
+ */
+export function unsetBlankVariables(env: Record<string, string | undefined>): void {
+  for (const [name, value] of Object.entries(env)) if (isBlank(value)) delete env[name];
+}
+
 function named<T>(name: string, declaration: Declaration<T>): Variable<T> {
-  const raw = (env: Env): string | undefined => {
-    const value = env[name]?.trim();
-    return value === undefined || value === "" ? undefined : value;
-  };
+  const raw = (env: Env): string | undefined => (isBlank(env[name]) ? undefined : env[name]?.trim());
   return Object.freeze({
     ...declaration,
     name,

@@ -1,7 +1,9 @@
 /**
- * A first run without surprises: a busy port is one clear line and a non-zero exit, and an old Node
- * is refused by the preflight with one line naming the version (it runs before install's build,
- * start, dev and test).
+ * A first run without surprises: one start-up line that says what is running and nothing secret, with
+ * blank variables read as unset (by Apollo too); a busy port is one clear line and a non-zero exit,
+ * for `npm start` and `npm run dev` alike; an old Node is refused by the preflight with one line
+ * naming the version (it runs before install's build, start, dev and test); npm install prints no
+ * install-script warnings (.ci/run checks a real `npm ci` for them).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -12,25 +14,85 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { REPO_ROOT, runToExit } from "../support/process.js";
+import { spawnChild } from "../../dev/spawn.js";
+import { REPO_ROOT, runToExit, startService } from "../support/process.js";
 
 const run = promisify(execFile);
 
-test("a busy port is one line on stderr and exit 1, not a stack trace", async () => {
+const CACHE_KEY = Buffer.alloc(32, 9).toString("base64");
+const COLLECTOR_TOKEN = "c0llector-t0ken-never-logged";
+
+test("one start-up line states store, tracing, admin port, limits and upstream, and nothing secret", async () => {
+  const service = await startService({
+    NODE_ENV: "production",
+    LOG_LEVEL: "info",
+    ADMIN_PORT: "0",
+    TOKEN_CACHE_KEY: CACHE_KEY,
+    // Read by the OTLP exporter itself; a collector's token must not reach the line.
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+    OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer ${COLLECTOR_TOKEN}`,
+    // Blank, as an env file or a chart leaves an unused variable: unset, for Apollo as for this service.
+    APOLLO_KEY: "",
+    APOLLO_GRAPH_REF: " ",
+  });
+  try {
+    const ready = service.logs.find((line) => typeof line.port === "number");
+    assert.ok(ready !== undefined);
+    assert.equal(ready.level, 30, "info");
+    assert.equal(typeof ready.adminPort, "number");
+    assert.deepEqual(ready.store, { kind: "memory" });
+    assert.deepEqual(ready.tracing, {
+      exporter: "otlp",
+      protocol: "http/protobuf",
+      endpoint: "http://127.0.0.1:4318/v1/traces",
+      sampler: "parentbased_always_on",
+    });
+    const limits = ready.limits as Record<string, unknown>;
+    assert.equal(limits.bodyBytes, 65_536);
+    assert.equal(typeof limits.maxConnections, "number");
+    assert.equal((ready.lockout as Record<string, unknown>).threshold, 5);
+    assert.equal(ready.upstreamHost, "api.aspose.cloud");
+    assert.equal(service.logs.filter((line) => typeof line.port === "number").length, 1, "one line");
+  } finally {
+    await service.stop();
+  }
+  const output = service.lines.join("\n");
+  for (const secret of [CACHE_KEY, COLLECTOR_TOKEN])
+    assert.ok(!output.includes(secret), "a secret was logged");
+  assert.doesNotMatch(output, /whitespace/, "Apollo read the blank APOLLO_KEY as a key");
+});
+
+/** A loopback port something else already listens on. */
+async function busyPort(t: { after: (fn: () => void) => void }): Promise<number> {
   const squatter = createServer();
   squatter.listen(0, "127.0.0.1");
   await once(squatter, "listening");
-  const { port } = squatter.address() as AddressInfo;
-  try {
-    const service = await runToExit({ PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" });
-    assert.equal(service.exit.code, 1);
-    const lines = service.stderr().trim().split("\n");
-    assert.deepEqual(lines, [
-      `Cannot listen on 127.0.0.1:${port}: the address is already in use: stop the other process or set PORT.`,
-    ]);
-  } finally {
-    squatter.close();
-  }
+  t.after(() => squatter.close());
+  return (squatter.address() as AddressInfo).port;
+}
+
+test("a busy port is one line on stderr and exit 1, not a stack trace", async (t) => {
+  const port = await busyPort(t);
+  const service = await runToExit({ PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" });
+  assert.equal(service.exit.code, 1);
+  const lines = service.stderr().trim().split("\n");
+  assert.deepEqual(lines, [
+    `Cannot listen on 127.0.0.1:${port}: the address is already in use: stop the other process or set PORT.`,
+  ]);
+});
+
+test("npm run dev on a busy port: the same one line, exit 1, and the fake Aspose stopped with it", async (t) => {
+  const port = await busyPort(t);
+  const dev = spawnChild({
+    command: process.execPath,
+    args: ["--import", "tsx", "dev/dev-server.ts"],
+    env: { PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
+  });
+  const exit = await dev.exited;
+  assert.equal(exit.code, 1);
+  assert.deepEqual(dev.stderr().trim().split("\n"), [
+    `Cannot listen on 127.0.0.1:${port}: the address is already in use: stop the other process or set PORT.`,
+  ]);
 });
 
 // The machine's own Node, when it is older than 22, proves the preflight on the Node it refuses.

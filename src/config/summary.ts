@@ -1,0 +1,122 @@
+/**
+ * What a Config says, in the shape the start-up line logs it: where state lives, whether and where
+ * spans go, the limits in force, the upstream. Built from an allow-list of fields, never by copying the
+ * Config: passwords, keys and Redis URLs (which may carry a password) have no field here.
+ */
+import type { Config } from "./index.js";
+import { REQUEST_TIMEOUT_MS } from "./server.js";
+import type { RedisNode, StoreConfig } from "./store-types.js";
+import type { TracingConfig } from "./telemetry.js";
+
+/** The start-up line's description of the store: its kind, and the servers it reaches. */
+export type StoreSummary =
+  | { readonly kind: "memory" }
+  | {
+      readonly kind: "redis" | "cluster" | "sentinel";
+      /** host:port of the Redis server, the cluster's start-up nodes, or the sentinels. */
+      readonly nodes: readonly string[];
+      readonly tls: boolean;
+      readonly keyPrefix: string;
+      /** The primary Sentinel is asked for. */
+      readonly masterName?: string;
+    };
+
+/** The start-up line's description of tracing. */
+export type TracingSummary =
+  | "off"
+  | {
+      readonly exporter: "otlp";
+      readonly protocol: string;
+      /** The traces URL: it can hold no credentials or query (see formats.ts). */
+      readonly endpoint: string;
+      readonly sampler: string;
+    };
+
+/** Everything the start-up line states about the configuration. */
+export interface ConfigSummary {
+  readonly nodeEnv: string;
+  readonly store: StoreSummary;
+  readonly tracing: TracingSummary;
+  readonly introspection: boolean;
+  readonly limits: {
+    readonly bodyBytes: number;
+    readonly maxConnections: number;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly listenBacklog: number;
+  };
+  readonly lockout: {
+    readonly threshold: number;
+    readonly windowSeconds: number;
+    readonly baseSeconds: number;
+    readonly maxSeconds: number;
+  };
+  /** The upstream's host (and port, when not the scheme's). */
+  readonly upstreamHost: string;
+}
+
+/** The loggable description of a Config: no secret has a field in it. */
+export function describeConfig(config: Config): ConfigSummary {
+  const { server, limits } = config;
+  return {
+    nodeEnv: server.nodeEnv,
+    store: describeStore(config.store),
+    tracing: describeTracing(config.telemetry.tracing),
+    introspection: server.introspection,
+    limits: {
+      bodyBytes: limits.bodyLimitBytes,
+      maxConnections: server.maxConnections,
+      headersTimeoutMs: server.requestHeadersTimeoutMs,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      listenBacklog: server.listenBacklog,
+    },
+    lockout: {
+      threshold: limits.lockout.threshold,
+      windowSeconds: limits.lockout.windowSeconds,
+      baseSeconds: limits.lockout.baseSeconds,
+      maxSeconds: limits.lockout.maxSeconds,
+    },
+    upstreamHost: new URL(config.upstream.baseUrl).host,
+  };
+}
+
+function describeStore(store: StoreConfig): StoreSummary {
+  const address = (node: RedisNode): string => `${node.host}:${node.port}`;
+  switch (store.kind) {
+    case "memory":
+      return { kind: "memory" };
+    case "redis": {
+      // The URL may carry a password: only its host and port are named.
+      const url = new URL(store.url);
+      return {
+        kind: "redis",
+        nodes: [`${url.hostname}:${url.port === "" ? 6379 : url.port}`],
+        tls: url.protocol === "rediss:",
+        keyPrefix: store.keyPrefix,
+      };
+    }
+    case "cluster":
+      return {
+        kind: "cluster",
+        nodes: store.nodes.map(address),
+        tls: store.tls !== undefined,
+        keyPrefix: store.keyPrefix,
+      };
+    case "sentinel":
+      return {
+        kind: "sentinel",
+        nodes: store.sentinels.map(address),
+        tls: store.tls !== undefined,
+        keyPrefix: store.keyPrefix,
+        masterName: store.masterName,
+      };
+  }
+}
+
+function describeTracing(tracing: TracingConfig): TracingSummary {
+  if (tracing.exporter === "none") return "off";
+  const sampler = tracing.sampler.endsWith("traceidratio")
+    ? `${tracing.sampler}(${tracing.samplerRatio})`
+    : tracing.sampler;
+  return { exporter: "otlp", protocol: tracing.protocol, endpoint: tracing.endpoint, sampler };
+}
