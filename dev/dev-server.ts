@@ -1,7 +1,7 @@
 /**
  * `npm run dev`: the service against a local fake Aspose, so a newcomer with no Aspose account can run
- * the mutation in Apollo Sandbox. Demo credentials: clientId `demo-client-id`, clientSecret
- * `demo-client-secret`. Any real-upstream setting in the environment is
+ * the mutation in the explorer, which opens with the demo credentials filled in: clientId
+ * `demo-client-id`, clientSecret `demo-client-secret`. Any real-upstream setting in the environment is
  * overridden; everything else is read as `npm start` reads it (OTEL_EXPORTER_OTLP_ENDPOINT traces, a
  * busy PORT is one line).
  */
@@ -26,6 +26,7 @@ const app = createApp({
   logger,
   metrics: new ServiceMetrics({ defaultMetrics: true }),
   tracing,
+  explorerVariables: { clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET },
 });
 const { host, port } = config.server;
 const address = await app.listen(port, host).catch(async (error: unknown): Promise<never> => {
@@ -40,10 +41,11 @@ logger.info(
   {
     port: address.port,
     fakeAspose: fake.url,
+    explorer: config.server.explorer,
     tracing: tracing.enabled ? "on" : "off",
   },
-  `Dev server at ${url} (fake Aspose). Open it in a browser for Apollo Sandbox; demo credentials: ` +
-    `clientId "${DEMO_CLIENT_ID}", clientSecret "${DEMO_CLIENT_SECRET}" (pass both as variables).`,
+  `Dev server at ${url} (fake Aspose). Open it in a browser: the explorer opens with the demo ` +
+    `credentials, clientId "${DEMO_CLIENT_ID}", clientSecret "${DEMO_CLIENT_SECRET}" (sent as variables).`,
 );
 
 const stop = async (): Promise<void> => {

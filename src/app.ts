@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { createApolloServer } from "./graphql/apollo-server.js";
 import { contextFactory } from "./graphql/context.js";
+import { explorerSite } from "./graphql/explorer/site.js";
 import { graphqlHandler } from "./graphql/http-handler.js";
 import { perimeter } from "./graphql/perimeter/admission.js";
 import { proxyTrust } from "./http/client-address.js";
@@ -35,6 +36,8 @@ export interface AppOptions {
   readonly descriptorLimit?: number;
   /** OpenTelemetry, started by main.ts before the app; off when not given. */
   readonly tracing?: Tracing;
+  /** The variables the explorer opens with (`npm run dev`: the demo credentials); unset: empty ones. */
+  readonly explorerVariables?: Readonly<Record<string, string>>;
 }
 
 /** The built service: not listening until `listen()`. */
@@ -73,7 +76,12 @@ export function createApp(options: AppOptions): App {
   const upstream = createUpstream({ config, logger, metrics, clock, tracer: tracing.tracer });
   const keyer = new CredentialKeyer(config.tokens.key, upstream.tokenUrl);
   const service = tokenService(options, stores, upstream, tracing, clock);
-  const apollo = createApolloServer(config, logger, { traced: tracing.enabled });
+  const explorer = explorerSite({
+    explorer: config.server.explorer,
+    graphRef: config.telemetry.apollo.graphRef,
+    variables: options.explorerVariables,
+  });
+  const apollo = createApolloServer(config, logger, { traced: tracing.enabled, landingPage: explorer.page });
   let started = false;
   let stopping = false;
 
@@ -111,10 +119,11 @@ export function createApp(options: AppOptions): App {
       ready: readiness().ready,
       upstream: upstream.circuit(),
     })),
+    pageHeaders: explorer.page.headers,
   });
   // X-Forwarded-For is honoured from TRUSTED_PROXIES only.
   const publicEdge = edge(
-    publicRoutes({ metrics, readiness, graphql: traced(tracing, graphql) }),
+    publicRoutes({ metrics, readiness, graphql: traced(tracing, graphql), files: explorer.files }),
     serverConfig.trustedProxies,
     serverConfig.corsOrigins,
     connectionCap(serverConfig.maxConnections, options.descriptorLimit),

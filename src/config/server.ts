@@ -6,6 +6,10 @@ import { section } from "./section.js";
 const NODE_ENVS = ["production", "development", "test"] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
 
+const EXPLORERS = ["sandbox", "graphiql", "off"] as const;
+/** What a browser opening /graphql gets (graphql/plugins/landing-page.ts). */
+export type Explorer = (typeof EXPLORERS)[number];
+
 /** The HTTP edge: where it listens, whom it trusts, how it stops. */
 export interface ServerConfig {
   readonly nodeEnv: NodeEnv;
@@ -19,6 +23,7 @@ export interface ServerConfig {
   readonly requestIdHeader: string;
   readonly corsOrigins: readonly string[];
   readonly introspection: boolean;
+  readonly explorer: Explorer;
   readonly shutdownTimeoutMs: number;
   /**
    * A connection that has not sent a complete request head within this is answered 408 and closed:
@@ -48,8 +53,9 @@ export const SERVER = section(
     NODE_ENV: oneOf({
       allowed: NODE_ENVS,
       default: "development",
-      does: "`production` turns introspection off, serves Apollo's production landing page instead of Apollo Sandbox, and hides schema details (field suggestions) from refusals.",
-      details: "`development` and `test` behave alike. `INTROSPECTION` overrides the introspection part.",
+      does: "`production` turns introspection and the explorer off, and hides schema details (field suggestions) from refusals.",
+      details:
+        "`development` and `test` behave alike. `INTROSPECTION` and `EXPLORER` override the first two parts.",
     }),
     HOST: text({
       format: hostName,
@@ -110,6 +116,13 @@ export const SERVER = section(
       unset: "on, except off when `NODE_ENV=production`",
       does: "Whether schema introspection is answered.",
       details: "Gateways read the schema through `_service { sdl }`, which works with introspection off.",
+    }),
+    EXPLORER: oneOf({
+      allowed: EXPLORERS,
+      unset: "`sandbox`, except `off` when `NODE_ENV=production`",
+      does: "What a browser opening `/graphql` gets: `sandbox` is Apollo Sandbox from Apollo's CDN, falling back to the built-in GraphiQL when the CDN cannot be reached; `graphiql` is the built-in GraphiQL, served by this service with no internet needed; `off` is a page that names the endpoint.",
+      details:
+        "The built-in GraphiQL keeps what is typed into it in the tab's memory only, never in the browser's storage. With introspection off it runs operations without the schema's completion. Details in [operations](operations.md#the-explorer).",
     }),
     SHUTDOWN_TIMEOUT_MS: integer({
       min: 0,
@@ -191,6 +204,7 @@ export function serverConfig(env: Env): ServerConfig {
     requestIdHeader,
     corsOrigins: v.CORS_ORIGINS.read(env),
     introspection: v.INTROSPECTION.read(env) ?? nodeEnv !== "production",
+    explorer: v.EXPLORER.read(env) ?? (nodeEnv === "production" ? "off" : "sandbox"),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS.read(env),
     requestHeadersTimeoutMs: v.REQUEST_HEADERS_TIMEOUT_MS.read(env),
     maxConnections: v.MAX_CONNECTIONS.read(env),

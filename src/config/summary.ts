@@ -37,6 +37,7 @@ export interface ConfigSummary {
   readonly nodeEnv: string;
   readonly store: StoreSummary;
   readonly tracing: TracingSummary;
+  readonly explorer: string;
   readonly introspection: boolean;
   readonly limits: {
     readonly bodyBytes: number;
@@ -62,6 +63,7 @@ export function describeConfig(config: Config): ConfigSummary {
     nodeEnv: server.nodeEnv,
     store: describeStore(config.store),
     tracing: describeTracing(config.telemetry.tracing),
+    explorer: server.explorer,
     introspection: server.introspection,
     limits: {
       bodyBytes: limits.bodyLimitBytes,

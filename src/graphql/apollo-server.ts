@@ -4,16 +4,15 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginInlineTrace } from "@apollo/server/plugin/inlineTrace";
-import {
-  ApolloServerPluginLandingPageLocalDefault,
-  ApolloServerPluginLandingPageProductionDefault,
-} from "@apollo/server/plugin/landingPage/default";
 import { ApolloServerPluginUsageReporting } from "@apollo/server/plugin/usageReporting";
 import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
+import type { ExplorerPage } from "./explorer/page.js";
 import { errorFormatter } from "./format-error.js";
+import { introspectionOffRule } from "./introspection-rule.js";
 import { validationRules } from "./operation-rules.js";
 import type { ServerContext } from "./outcome.js";
+import { landingPagePlugin } from "./plugins/landing-page.js";
 import { operationSpanPlugin } from "./plugins/operation-span.js";
 import { outcomePlugin } from "./plugins/outcome.js";
 import { buildSchema } from "./schema.js";
@@ -22,7 +21,7 @@ import { buildSchema } from "./schema.js";
 export function createApolloServer(
   config: Config,
   logger: Logger,
-  options: { readonly traced: boolean } = { traced: false },
+  options: { readonly traced: boolean; readonly landingPage: ExplorerPage },
 ): ApolloServer<ServerContext> {
   const production = config.server.nodeEnv === "production";
   const { limits } = config;
@@ -34,9 +33,7 @@ export function createApolloServer(
     ApolloServerPluginCacheControlDisabled(),
     outcomePlugin,
     ...(options.traced ? [operationSpanPlugin] : []),
-    production
-      ? ApolloServerPluginLandingPageProductionDefault({ graphRef: apollo.graphRef, footer: false })
-      : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+    landingPagePlugin(options.landingPage),
     // Federated traces for the router: error messages are already masked by formatError.
     ApolloServerPluginInlineTrace({ includeErrors: { masked: true } }),
     apollo.key === undefined
@@ -52,14 +49,18 @@ export function createApolloServer(
   return new ApolloServer<ServerContext>({
     schema: buildSchema(),
     apollo: { key: apollo.key, graphRef: apollo.graphRef },
-    introspection: config.server.introspection,
+    // Refused by introspectionOffRule instead, whose message names INTROSPECTION.
+    introspection: true,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: production,
     // The token limit is enforced by graphql-js while parsing: no extra lexing pass.
     parseOptions: { maxTokens: limits.maxTokens },
-    validationRules: validationRules(limits),
+    validationRules: [
+      ...(config.server.introspection ? [] : [introspectionOffRule]),
+      ...validationRules(limits),
+    ],
     formatError: errorFormatter(logger),
     plugins,
     // main.ts owns signals: the HTTP edge drains first, then Apollo stops.

@@ -15,6 +15,8 @@ export interface GraphQLHandlerOptions {
   readonly makeContext: (facts: RequestFacts) => Context;
   /** The perimeter (router-only access, trusted documents), when configured: decides before Apollo. */
   readonly admit?: Admit;
+  /** Sent with the page a browser gets at /graphql (its Content-Security-Policy). */
+  readonly pageHeaders: Readonly<Record<string, string>>;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface GraphQLHandlerOptions {
  * status for refused documents.
  */
 export function graphqlHandler(options: GraphQLHandlerOptions): Handler {
-  const { apollo, bodyLimitBytes, makeContext, admit } = options;
+  const { apollo, bodyLimitBytes, makeContext, admit, pageHeaders } = options;
   const refusals = new RefusalCache();
   return async (request, response, facts) => {
     const method = (request.method ?? "GET").toUpperCase();
@@ -62,6 +64,8 @@ export function graphqlHandler(options: GraphQLHandlerOptions): Handler {
     for (const [name, value] of result.headers) replyHeaders[name] = value;
     // Token answers must never be stored by a browser or proxy.
     replyHeaders["cache-control"] = "no-store";
+    // Apollo's one HTML answer is the landing page (plugins/landing-page.ts).
+    if (replyHeaders["content-type"]?.startsWith("text/html")) Object.assign(replyHeaders, pageHeaders);
     // Apollo answers every refused document with 400; a request that is not GraphQL at all
     // (BAD_REQUEST: no query, variables not a map, CSRF) keeps it. Refused before Apollo's pipeline ran,
     // a request has no code and keeps Apollo's status too.

@@ -17,8 +17,8 @@ export interface RequestFacts {
 export interface Reply {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  /** undefined when the handler already streamed the body itself. */
-  readonly body: string | undefined;
+  /** undefined when the handler already streamed the body itself; bytes for an already encoded file. */
+  readonly body: string | Buffer | undefined;
   /** ok, or the coded reason, for the request log line and metrics. */
   readonly outcome: Outcome;
 }

@@ -1,6 +1,7 @@
+import type { IncomingMessage } from "node:http";
 import { HttpCode, OutcomeLabel } from "../errors.js";
 import type { ServiceMetrics } from "../observability/metrics.js";
-import { type Handler, json, jsonError, type Route } from "./exchange.js";
+import { type Handler, json, jsonError, type Reply, type Route } from "./exchange.js";
 
 /** What /readyz reports. */
 export interface Readiness {
@@ -15,17 +16,27 @@ export interface ProbeRouteOptions {
 
 export interface PublicRouteOptions extends ProbeRouteOptions {
   readonly graphql: Handler;
+  /** Static files (the explorer's) under a path prefix. */
+  readonly files: {
+    readonly prefix: string;
+    serve(request: IncomingMessage, path: string): Promise<Reply>;
+  };
 }
 
-/** The public route table: /graphql, and the probes for orchestrators that use the main port. */
+/**
+ * The public route table: /graphql, the explorer's files, and the probes for orchestrators that use
+ * the main port.
+ */
 export function publicRoutes(options: PublicRouteOptions): Route {
   const probes = probeRoutes(options);
+  const { files } = options;
   return async (request, response, facts, path) => {
     if (path === "/graphql") {
       if (request.method === "OPTIONS")
         return { status: 204, headers: {}, body: "", outcome: OutcomeLabel.OK };
       return options.graphql(request, response, facts);
     }
+    if (path.startsWith(files.prefix)) return files.serve(request, path);
     return probes(request, response, facts, path);
   };
 }

@@ -109,6 +109,7 @@ const REFUSED: ReadonlyArray<readonly [string, Record<string, string>]> = [
   ["TLS_KEY_FILE", { TLS_KEY_FILE: "/nonexistent/tls.key" }],
   ["TLS_CLIENT_CA_FILE", { TLS_CLIENT_CA_FILE: "/nonexistent/ca.crt" }],
   ["TRUSTED_DOCUMENTS_FILE", { TRUSTED_DOCUMENTS_FILE: `/nonexistent/${BAD}.json` }],
+  ["EXPLORER", { EXPLORER: BAD }],
 ];
 
 describe("a bad value stops start-up, naming the variable and never echoing the value", () => {

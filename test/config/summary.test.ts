@@ -54,7 +54,7 @@ test("each store topology is named with its servers, never with its passwords", 
   assert.deepEqual(JSON.parse(described({})).store, { kind: "memory" });
 });
 
-test("tracing, the limits and the upstream are stated; Apollo's key is not", () => {
+test("tracing, the explorer, the limits and the upstream are stated; Apollo's key is not", () => {
   const line = JSON.parse(
     described({
       NODE_ENV: "production",
@@ -74,6 +74,7 @@ test("tracing, the limits and the upstream are stated; Apollo's key is not", () 
     endpoint: "https://collector.internal/v1/traces",
     sampler: "traceidratio(0.25)",
   });
+  assert.equal(line.explorer, "off");
   assert.equal(line.introspection, false);
   assert.equal(line.limits.bodyBytes, 8192);
   assert.equal(line.lockout.threshold, 7);

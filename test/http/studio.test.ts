@@ -2,7 +2,7 @@
  * Apollo Studio wiring without the network: usage reporting only with APOLLO_KEY (+ APOLLO_GRAPH_REF),
  * and the report that would leave carries neither variables nor headers. The report is caught at the
  * process's fetch, the network boundary, and decoded with Apollo's own protobuf definitions.
- * Introspection: on in development, off in production, INTROSPECTION overrides.
+ * Introspection: on in development, off in production, INTROSPECTION overrides; the refusal names it.
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
@@ -128,7 +128,9 @@ describe("usage reporting", () => {
 describe("introspection", () => {
   const INTROSPECTION_QUERY = "query { __schema { mutationType { name } } }";
 
-  async function introspect(env: Record<string, string>): Promise<{ allowed: boolean; sdl: string }> {
+  async function introspect(
+    env: Record<string, string>,
+  ): Promise<{ allowed: boolean; refusal: string | undefined; sdl: string }> {
     const harness = await startHarness({ env });
     try {
       const result = await execute<{ __schema: { mutationType: { name: string } } }>(
@@ -139,7 +141,7 @@ describe("introspection", () => {
       if (!allowed) assert.equal(result.errors?.[0]?.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
       // The router and rover read the subgraph SDL through _service, which is not introspection.
       const service = await execute<{ _service: { sdl: string } }>(harness, "query { _service { sdl } }");
-      return { allowed, sdl: service.data?._service.sdl ?? "" };
+      return { allowed, refusal: result.errors?.[0]?.message, sdl: service.data?._service.sdl ?? "" };
     } finally {
       await harness.close();
     }
@@ -152,6 +154,9 @@ describe("introspection", () => {
   test("off by default when NODE_ENV=production, while _service { sdl } still answers", async () => {
     const result = await introspect({ NODE_ENV: "production" });
     assert.equal(result.allowed, false);
+    // The refusal names the setting an operator can change, not Apollo's constructor option.
+    assert.match(result.refusal ?? "", /INTROSPECTION=on/);
+    assert.doesNotMatch(result.refusal ?? "", /ApolloServer/);
     assert.match(result.sdl, /accessToken\(/);
   });
 

@@ -47,6 +47,7 @@ test("one start-up line states store, tracing, admin port, limits and upstream, 
       endpoint: "http://127.0.0.1:4318/v1/traces",
       sampler: "parentbased_always_on",
     });
+    assert.equal(ready.explorer, "off");
     const limits = ready.limits as Record<string, unknown>;
     assert.equal(limits.bodyBytes, 65_536);
     assert.equal(typeof limits.maxConnections, "number");
