@@ -84,31 +84,28 @@ export function describeConfig(config: Config): ConfigSummary {
 
 function describeStore(store: StoreConfig): StoreSummary {
   const address = (node: RedisNode): string => `${node.host}:${node.port}`;
+  const shared = { tls: store.kind !== "memory" && store.tls !== undefined };
   switch (store.kind) {
     case "memory":
       return { kind: "memory" };
     case "redis": {
-      // The URL may carry a password: only its host and port are named.
+      // The URL may carry a password: only its host and port are named; TLS is its scheme's.
       const url = new URL(store.url);
+      const node = { host: url.hostname, port: url.port === "" ? 6379 : Number(url.port) };
       return {
         kind: "redis",
-        nodes: [`${url.hostname}:${url.port === "" ? 6379 : url.port}`],
+        nodes: [address(node)],
         tls: url.protocol === "rediss:",
         keyPrefix: store.keyPrefix,
       };
     }
     case "cluster":
-      return {
-        kind: "cluster",
-        nodes: store.nodes.map(address),
-        tls: store.tls !== undefined,
-        keyPrefix: store.keyPrefix,
-      };
+      return { kind: "cluster", nodes: store.nodes.map(address), ...shared, keyPrefix: store.keyPrefix };
     case "sentinel":
       return {
         kind: "sentinel",
         nodes: store.sentinels.map(address),
-        tls: store.tls !== undefined,
+        ...shared,
         keyPrefix: store.keyPrefix,
         masterName: store.masterName,
       };

@@ -89,7 +89,7 @@ describe("the explorer page and its files", () => {
       const response = await fetch(new URL(url, harness.url));
       assert.equal(response.status, 200, name);
       // Source maps are not served, so the comment that would ask for one is dropped.
-      const withoutMap = content.replace(/\n\/[/*]# sourceMappingURL=\S+\s*$/, "\n");
+      const withoutMap = content.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, "\n");
       assert.equal(await response.text(), withoutMap, name);
     }
   });

@@ -99,7 +99,7 @@ async function loadAssets(): Promise<Loaded> {
   const entries = await Promise.all(
     Object.entries(FILES).map(async ([name, { file, type }]) => {
       // Source maps are not served: drop the comment that would make developer tools ask for one.
-      const text = (await readFile(file, "utf8")).replace(/\n\/[/*]# sourceMappingURL=\S+\s*$/, "\n");
+      const text = (await readFile(file, "utf8")).replace(/\n\/\/# sourceMappingURL=\S+\s*$/, "\n");
       const body = Buffer.from(text);
       const hash = createHash("sha256").update(body).digest("base64url").slice(0, 16);
       const fileName = name === "page" ? "explorer.js" : file.slice(file.lastIndexOf("/") + 1);

@@ -110,23 +110,12 @@ function explorerHtml(options: ExplorerPageOptions, assets: Readonly<Record<Asse
     sandbox: { script: SANDBOX_SCRIPT, timeoutMs: SANDBOX_TIMEOUT_MS },
     assets,
   };
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<title>aspose-token-subgraph</title>
-<link rel="icon" href="data:,">
-<style>${STYLE}</style>
-<script type="application/json" id="explorer-settings">${jsonForHtml(settings)}</script>
-<script type="module" src="${assets.page}"></script>
-</head>
-<body>
-<div id="explorer" data-state="loading"><main><p>Loading the explorer…</p></main></div>
-<noscript><main><p>The explorer needs JavaScript. GraphQL is served at this URL: send a POST with a JSON body <code>{"query": …, "variables": …}</code>.</p></main></noscript>
-</body>
-</html>
-`;
+  return html(
+    `<script type="application/json" id="explorer-settings">${jsonForHtml(settings)}</script>
+<script type="module" src="${assets.page}"></script>`,
+    `<div id="explorer" data-state="loading"><main><p>Loading the explorer…</p></main></div>
+<noscript><main><p>The explorer needs JavaScript. ${HOW_TO_CALL}</p></main></noscript>`,
+  );
 }
 
 function plainPage(graphRef: string | undefined): string {
@@ -134,6 +123,21 @@ function plainPage(graphRef: string | undefined): string {
     graphRef === undefined
       ? ""
       : `<p>This graph in Apollo Studio: <a href="${escapeHtml(studioUrl(graphRef))}">${escapeHtml(graphRef)}</a>.</p>`;
+  return html(
+    "",
+    `<main>
+<h1>aspose-token-subgraph</h1>
+<p>This is a GraphQL endpoint. ${HOW_TO_CALL}</p>
+<p>The explorer is off here (<code>EXPLORER=off</code>, the default with <code>NODE_ENV=production</code>).</p>
+${studio}
+</main>`,
+  );
+}
+
+const HOW_TO_CALL = 'Send a POST to this URL with a JSON body <code>{"query": …, "variables": …}</code>.';
+
+/** A page with the shared head (charset, viewport, title, no favicon request, the one style block). */
+function html(head: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -142,14 +146,10 @@ function plainPage(graphRef: string | undefined): string {
 <title>aspose-token-subgraph</title>
 <link rel="icon" href="data:,">
 <style>${STYLE}</style>
+${head}
 </head>
 <body>
-<main>
-<h1>aspose-token-subgraph</h1>
-<p>This is a GraphQL endpoint: send a POST with a JSON body <code>{"query": …, "variables": …}</code> to this URL.</p>
-<p>The explorer is off here (<code>EXPLORER=off</code>, the default with <code>NODE_ENV=production</code>).</p>
-${studio}
-</main>
+${body}
 </body>
 </html>
 `;
