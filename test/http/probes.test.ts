@@ -1,5 +1,6 @@
 /**
- * /healthz, /readyz, unknown paths and the landing page, through the real server over real HTTP;
+ * /healthz, /readyz and unknown paths through the real server over real HTTP (the page a browser gets
+ * at /graphql is in test/graphql/explorer.test.ts and test/browser/);
  * and readiness while the app drains, observed on connections that were open before shutdown began.
  */
 import assert from "node:assert/strict";
@@ -65,38 +66,6 @@ describe("probes and routing", () => {
     assert.equal(harness.fake.requests.length, upstreamBefore);
     for (const body of bodies) {
       for (const secret of [CLIENT_ID, CLIENT_SECRET, token]) assert.ok(!body.includes(secret));
-    }
-  });
-});
-
-describe("landing page", () => {
-  test("GET /graphql for a browser serves Apollo Sandbox in development", async () => {
-    const harness = await startHarness({ env: { NODE_ENV: "development" } });
-    try {
-      const response = await fetch(harness.url, { headers: { accept: "text/html" } });
-      assert.equal(response.status, 200);
-      assert.match(response.headers.get("content-type") ?? "", /^text\/html/);
-      const html = await response.text();
-      assert.match(html, /embeddable-sandbox\.umd\.production\.min\.js/);
-      assert.match(html, /new window\.EmbeddedSandbox\(/);
-      // Sandbox must not send the operator's cookies to the subgraph.
-      assert.match(html, /"includeCookies":false/);
-    } finally {
-      await harness.close();
-    }
-  });
-
-  test("GET /graphql for a browser serves the production landing page when NODE_ENV=production", async () => {
-    const harness = await startHarness({ env: { NODE_ENV: "production" } });
-    try {
-      const response = await fetch(harness.url, { headers: { accept: "text/html" } });
-      assert.equal(response.status, 200);
-      const html = await response.text();
-      const config = /window\.landingPage = "([^"]*)"/.exec(html)?.[1] ?? "";
-      assert.deepEqual(JSON.parse(decodeURIComponent(config)), { isProd: true, footer: false });
-      assert.doesNotMatch(html, /EmbeddedSandbox\(/);
-    } finally {
-      await harness.close();
     }
   });
 });
