@@ -1,9 +1,10 @@
 /**
  * What a Config says, in the shape the start-up line logs it: where state lives, whether and where
- * spans go, the limits in force, the upstream. Built from an allow-list of fields, never by copying the
+ * spans go, the limits in force, who may call, the upstream. Built from an allow-list of fields, never by copying the
  * Config: passwords, keys and Redis URLs (which may carry a password) have no field here.
  */
 import type { Config } from "./index.js";
+import type { PerimeterConfig } from "./perimeter.js";
 import { REQUEST_TIMEOUT_MS } from "./server.js";
 import type { RedisNode, StoreConfig } from "./store-types.js";
 import type { TracingConfig } from "./telemetry.js";
@@ -52,6 +53,13 @@ export interface ConfigSummary {
     readonly baseSeconds: number;
     readonly maxSeconds: number;
   };
+  /** Who may call /graphql: the router's proofs required (none: anyone), TLS, trusted documents. */
+  readonly perimeter: {
+    readonly routerOnly: readonly ("shared-secret" | "hmac" | "client-certificate")[];
+    readonly tls: boolean;
+    /** How many operations the trusted-documents list holds; undefined: no list. */
+    readonly trustedDocuments: number | undefined;
+  };
   /** The upstream's host (and port, when not the scheme's). */
   readonly upstreamHost: string;
 }
@@ -78,7 +86,20 @@ export function describeConfig(config: Config): ConfigSummary {
       baseSeconds: limits.lockout.baseSeconds,
       maxSeconds: limits.lockout.maxSeconds,
     },
+    perimeter: describePerimeter(config.perimeter),
     upstreamHost: new URL(config.upstream.baseUrl).host,
+  };
+}
+
+function describePerimeter(perimeter: PerimeterConfig): ConfigSummary["perimeter"] {
+  const proofs: ("shared-secret" | "hmac" | "client-certificate")[] = [];
+  if (perimeter.sharedSecret !== undefined) proofs.push("shared-secret");
+  if (perimeter.hmacSecrets.length > 0) proofs.push("hmac");
+  if (perimeter.tls?.clientCaFile !== undefined) proofs.push("client-certificate");
+  return {
+    routerOnly: proofs,
+    tls: perimeter.tls !== undefined,
+    trustedDocuments: perimeter.trustedDocuments?.documents.size,
   };
 }
 

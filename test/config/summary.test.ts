@@ -1,6 +1,7 @@
 /**
  * The start-up line's description of the configuration: each store topology with its servers, tracing
- * with where it exports, the limits; and no password, key or secret-bearing URL, whatever is set.
+ * with where it exports, the limits, the perimeter's proofs; and no password, key, router secret or
+ * secret-bearing URL, whatever is set.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -12,6 +13,8 @@ const SECRETS = {
   redisPassword: "r3dis-pa55word-never-logged",
   sentinelPassword: "s3ntinel-pa55word-never-logged",
   apolloKey: "service:aspose-tokens:ap0llo-k3y-never-logged",
+  routerSecret: "r0uter-shared-s3cret-never-logged-0123456789",
+  hmacSecret: "hmac-signing-s3cret-never-logged-0123456789ab",
 };
 
 function described(env: Record<string, string>): string {
@@ -79,5 +82,13 @@ test("tracing, the explorer, the limits and the upstream are stated; Apollo's ke
   assert.equal(line.limits.bodyBytes, 8192);
   assert.equal(line.lockout.threshold, 7);
   assert.equal(line.upstreamHost, "api.aspose.cloud:8443");
+  assert.deepEqual(line.perimeter, { routerOnly: [], tls: false });
   assert.equal(JSON.parse(described({})).tracing, "off");
+});
+
+test("the perimeter is stated by the proofs it requires, never by their secrets", () => {
+  const line = JSON.parse(
+    described({ ROUTER_SECRET: SECRETS.routerSecret, ROUTER_HMAC_SECRET: SECRETS.hmacSecret }),
+  );
+  assert.deepEqual(line.perimeter, { routerOnly: ["shared-secret", "hmac"], tls: false });
 });
