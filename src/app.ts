@@ -7,10 +7,12 @@ import { contextFactory } from "./graphql/context.js";
 import { explorerSite } from "./graphql/explorer/site.js";
 import { graphqlHandler } from "./graphql/http-handler.js";
 import { perimeter } from "./graphql/perimeter/admission.js";
+import { BodyIntake } from "./http/body-intake.js";
 import { proxyTrust } from "./http/client-address.js";
 import type { Handler, Route } from "./http/exchange.js";
 import { type Readiness, probeRoutes, publicRoutes } from "./http/routes.js";
 import { connectionCap, createHttpServer, type HttpEdge, type ServerFactory } from "./http/server.js";
+import { type Shed, shedReporter } from "./http/shedding.js";
 import { type TlsListener, tlsListener } from "./http/tls.js";
 import { CredentialGate } from "./limits/credential-gate.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
@@ -99,6 +101,7 @@ export function createApp(options: AppOptions): App {
     trusted: readonly string[],
     cors: readonly string[],
     maxConnections: number,
+    shed: Shed,
     serverFactory?: ServerFactory,
   ) =>
     createHttpServer({
@@ -108,12 +111,25 @@ export function createApp(options: AppOptions): App {
       requestIdHeader: serverConfig.requestIdHeader,
       corsOrigins: cors,
       route,
-      connections: { headersTimeoutMs: serverConfig.requestHeadersTimeoutMs, maxConnections },
+      connections: {
+        ...serverConfig.edge,
+        headersTimeoutMs: serverConfig.requestHeadersTimeoutMs,
+        maxConnections,
+      },
+      shed,
       serverFactory,
     });
+  // Only the public port's load is counted in the metrics: it is the one exposed to floods.
+  const publicShed = shedReporter(logger, (reason) => metrics.connectionShed(reason));
+  const bodies = new BodyIntake({
+    budgetBytes: serverConfig.edge.bodyBudgetBytes,
+    minBytesPerSecond: serverConfig.edge.minBodyBytesPerSecond,
+    onShed: publicShed,
+  });
   const graphql = graphqlHandler({
     apollo,
     bodyLimitBytes: config.limits.bodyLimitBytes,
+    bodies,
     admit: perimeter(config.perimeter, (reason) => metrics.perimeterRefusal(reason)),
     makeContext: contextFactory(service, keyer, () => ({
       ready: readiness().ready,
@@ -123,18 +139,28 @@ export function createApp(options: AppOptions): App {
   });
   // X-Forwarded-For is honoured from TRUSTED_PROXIES only.
   const publicEdge = edge(
-    publicRoutes({ metrics, readiness, graphql: traced(tracing, graphql), files: explorer.files }),
+    publicRoutes({
+      metrics,
+      readiness,
+      graphql: traced(tracing, graphql),
+      files: explorer.files,
+      probes: serverConfig.admin === undefined,
+    }),
     serverConfig.trustedProxies,
     serverConfig.corsOrigins,
     connectionCap(serverConfig.maxConnections, options.descriptorLimit),
+    publicShed,
     tls?.serverFactory,
   );
-  // The probes on a port of their own, so orchestrators and scrapers still reach them when the public
-  // port is flooded or at its connection cap. Probes carry no credentials: no proxy needs trusting.
+  metrics.watchEdge(() => ({ ...publicEdge.load(), bodyBytes: bodies.heldBytes }));
+  // The probes on a port of their own, and only there: orchestrators and scrapers reach them whatever
+  // floods the public port, and a liveness probe cannot fail because the public port is at its
+  // connection cap (an orchestrator would restart a healthy replica, turning a flood into an outage).
+  // Probes carry no credentials: no proxy needs trusting.
   const adminEdge =
     serverConfig.admin === undefined
       ? undefined
-      : edge(probeRoutes({ metrics, readiness }), [], [], ADMIN_MAX_CONNECTIONS);
+      : edge(probeRoutes({ metrics, readiness }), [], [], ADMIN_MAX_CONNECTIONS, shedReporter(logger));
 
   return {
     httpServer: publicEdge.server,

@@ -56,6 +56,21 @@ export const HttpCode = {
   METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
   /** The service is shutting down and the request could not finish before the deadline: 503, retry. */
   SHUTTING_DOWN: "SHUTTING_DOWN",
+  /**
+   * The body arrived slower than REQUEST_BODY_MIN_BYTES_PER_SECOND: 408, connection closed. Send it
+   * again, whole.
+   */
+  REQUEST_TIMEOUT: "REQUEST_TIMEOUT",
+  /**
+   * Request bodies still arriving hold the whole REQUEST_BODY_BUDGET_BYTES: 503 with Retry-After,
+   * connection closed, nothing of the body read. Retry shortly.
+   */
+  SERVER_BUSY: "SERVER_BUSY",
+  /**
+   * Through a trusted proxy, this client address already has MAX_CONNECTIONS_PER_ADDRESS requests in
+   * progress: 429, connection closed. (A direct connection past the limit is closed unanswered.)
+   */
+  TOO_MANY_CONNECTIONS: "TOO_MANY_CONNECTIONS",
 } as const;
 
 /**

@@ -4,6 +4,7 @@
  * those declarations; a bad value stops start-up with a message that names the variable. The
  * reference (docs/configuration.md) and `.env.example` are generated from CONFIG_SECTIONS.
  */
+import { EDGE_LIMITS } from "./edge-limits.js";
 import { LIMITS, type LimitsConfig, limitsConfig } from "./limits.js";
 import { ConfigError, type Env } from "./parse.js";
 import { PERIMETER, type PerimeterConfig, perimeterConfig } from "./perimeter.js";
@@ -14,6 +15,7 @@ import { TELEMETRY, type TelemetryConfig, telemetryConfig } from "./telemetry.js
 import { TOKENS, type TokensConfig, tokensConfig } from "./tokens.js";
 import { UPSTREAM, type UpstreamConfig, upstreamConfig } from "./upstream.js";
 
+export type { EdgeLimitsConfig, ProxyAccounting } from "./edge-limits.js";
 export type { LimitsConfig, LockoutConfig } from "./limits.js";
 export { ConfigError, type Env } from "./parse.js";
 export type { PerimeterConfig, TlsFiles } from "./perimeter.js";
@@ -38,6 +40,7 @@ export interface Config {
 /** Every section, in the order the reference and `.env.example` give them. */
 export const CONFIG_SECTIONS: readonly ConfigSection<Readonly<Record<string, Variable<unknown>>>>[] = [
   SERVER,
+  EDGE_LIMITS,
   UPSTREAM,
   TOKENS,
   LIMITS,
@@ -57,6 +60,9 @@ export function loadConfig(env: Env): Config {
     telemetry: telemetryConfig(env),
     perimeter: perimeterConfig(env),
   };
+  if (config.server.edge.bodyBudgetBytes < config.limits.bodyLimitBytes) {
+    throw new ConfigError("REQUEST_BODY_BUDGET_BYTES must be at least REQUEST_BODY_LIMIT_BYTES");
+  }
   // Replicas sharing a store must derive the same credential keys (and sealing salt): a random
   // per-process key would make every replica's entries unreadable to the others.
   if (config.store.kind !== "memory" && config.tokens.keySource === "random") {

@@ -1,4 +1,5 @@
 import proxyAddr from "proxy-addr";
+import { type EdgeLimitsConfig, edgeLimitsConfig } from "./edge-limits.js";
 import { list, matching, text } from "./formats.js";
 import { ConfigError, type Env, flag, integer, oneOf, retired } from "./parse.js";
 import { section } from "./section.js";
@@ -35,12 +36,11 @@ export interface ServerConfig {
   readonly maxConnections: number;
   /** The listen backlog asked of the kernel, which caps it at net.core.somaxconn. */
   readonly listenBacklog: number;
-  /** Where /healthz, /readyz and /metrics are also served, apart from the public port; unset: not at all. */
+  /** Where /healthz, /readyz and /metrics are served instead of the public port; unset: on the public port. */
   readonly admin: { readonly host: string; readonly port: number } | undefined;
+  /** What one client may hold of the public port (see edge-limits.ts). */
+  readonly edge: EdgeLimitsConfig;
 }
-
-/** The longest a request may take to arrive in full, head and body (node:http's requestTimeout). */
-export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** A typo in a host would otherwise surface as a listen error. */
 const hostName = matching(/^[A-Za-z0-9._:-]{1,253}$/, "a host name or an IP address, such as 0.0.0.0 or ::");
@@ -68,7 +68,7 @@ export const SERVER = section(
       min: 0,
       max: 65_535,
       default: 4000,
-      does: "The public port: GraphQL at `/graphql`, and `/healthz`, `/readyz` and `/metrics`.",
+      does: "The public port: GraphQL at `/graphql`, and `/healthz`, `/readyz` and `/metrics` unless `ADMIN_PORT` is set.",
       details:
         "`0` lets the system pick a free port (the ready log line names it). A busy port stops start-up with one line on stderr and exit code 1.",
     }),
@@ -134,12 +134,11 @@ export const SERVER = section(
     }),
     REQUEST_HEADERS_TIMEOUT_MS: integer({
       min: 50,
-      // node:http refuses a head timeout longer than the whole-request timeout.
-      max: REQUEST_TIMEOUT_MS,
-      default: 10_000,
+      max: 300_000,
+      default: 5000,
       does: "A connection that has not sent a complete request head by then is answered 408 and closed.",
       details:
-        "It catches connections that never speak and ones that trickle their headers (slowloris). A keep-alive connection may idle at most `min(5 s, this)` between requests; a whole request gets at most 30 s.",
+        "It catches connections that never speak and ones that trickle their headers (slowloris). At most `REQUEST_TIMEOUT_MS`, which bounds the whole request. A keep-alive connection may idle at most `min(5 s, this)` between requests.",
     }),
     MAX_CONNECTIONS: integer({
       min: 1,
@@ -160,10 +159,10 @@ export const SERVER = section(
     ADMIN_PORT: integer({
       min: 0,
       max: 65_535,
-      unset: "the probes and metrics are served on the public port only",
-      does: "A second port where `/healthz`, `/readyz` and `/metrics` are also served, with its own cap of 64 connections, so probes and scrapers see the truth while the public port is flooded.",
+      unset: "the probes and metrics are served on the public port, and share its fate under a flood",
+      does: "A second port where `/healthz`, `/readyz` and `/metrics` are served instead of the public port, with its own cap of 64 connections, so probes and scrapers see the truth while the public port is flooded and an attacker on the public port sees neither.",
       details:
-        "Must differ from `PORT` (`0` picks a free port). `/graphql` is never served there; keep it off the public network.",
+        "Must differ from `PORT` (`0` picks a free port). `/graphql` is never served there; keep it off the public network, and point liveness and readiness probes and the scraper at it.",
       example: "9090",
     }),
     ADMIN_HOST: text({
@@ -210,5 +209,14 @@ export function serverConfig(env: Env): ServerConfig {
     maxConnections: v.MAX_CONNECTIONS.read(env),
     listenBacklog: v.LISTEN_BACKLOG.read(env),
     admin: admin(env, host, port),
+    edge: edgeLimits(env),
   };
+}
+
+function edgeLimits(env: Env): EdgeLimitsConfig {
+  const edge = edgeLimitsConfig(env);
+  // node:http refuses a head timeout longer than the whole-request timeout.
+  if (v.REQUEST_HEADERS_TIMEOUT_MS.read(env) > edge.requestTimeoutMs)
+    throw new ConfigError("REQUEST_TIMEOUT_MS must be at least REQUEST_HEADERS_TIMEOUT_MS");
+  return edge;
 }

@@ -5,7 +5,6 @@
  */
 import type { Config } from "./index.js";
 import type { PerimeterConfig } from "./perimeter.js";
-import { REQUEST_TIMEOUT_MS } from "./server.js";
 import type { RedisNode, StoreConfig } from "./store-types.js";
 import type { TracingConfig } from "./telemetry.js";
 
@@ -77,7 +76,7 @@ export function describeConfig(config: Config): ConfigSummary {
       bodyBytes: limits.bodyLimitBytes,
       maxConnections: server.maxConnections,
       headersTimeoutMs: server.requestHeadersTimeoutMs,
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      requestTimeoutMs: server.edge.requestTimeoutMs,
       listenBacklog: server.listenBacklog,
     },
     lockout: {

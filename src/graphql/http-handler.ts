@@ -1,8 +1,9 @@
 import type { IncomingMessage } from "node:http";
 import { type ApolloServer, HeaderMap } from "@apollo/server";
 import { type Outcome, OutcomeLabel, RequestCode } from "../errors.js";
+import type { BodyIntake } from "../http/body-intake.js";
 import { type Handler, jsonError, type Reply, type RequestFacts } from "../http/exchange.js";
-import { readBody } from "../http/request-body.js";
+import { bodyRefusal, readBody } from "../http/request-body.js";
 import type { Context } from "./context.js";
 import type { OperationOutcome, ServerContext } from "./outcome.js";
 import type { Admit } from "./perimeter/admission.js";
@@ -12,6 +13,8 @@ import { refusedDocumentStatus } from "./status-codes.js";
 export interface GraphQLHandlerOptions {
   readonly apollo: ApolloServer<ServerContext>;
   readonly bodyLimitBytes: number;
+  /** The public port's account of bodies being received: their memory budget and minimum rate. */
+  readonly bodies: BodyIntake;
   readonly makeContext: (facts: RequestFacts) => Context;
   /** The perimeter (router-only access, trusted documents), when configured: decides before Apollo. */
   readonly admit?: Admit;
@@ -25,7 +28,7 @@ export interface GraphQLHandlerOptions {
  * status for refused documents.
  */
 export function graphqlHandler(options: GraphQLHandlerOptions): Handler {
-  const { apollo, bodyLimitBytes, makeContext, admit, pageHeaders } = options;
+  const { apollo, bodyLimitBytes, bodies, makeContext, admit, pageHeaders } = options;
   const refusals = new RefusalCache();
   return async (request, response, facts) => {
     const method = (request.method ?? "GET").toUpperCase();
@@ -34,7 +37,7 @@ export function graphqlHandler(options: GraphQLHandlerOptions): Handler {
     let search = queryStart === -1 ? "" : url.slice(queryStart);
     let body: unknown;
     if (method === "POST") {
-      const parsed = await readJsonOrText(request, bodyLimitBytes);
+      const parsed = await readJsonOrText(request, bodyLimitBytes, bodies);
       if (parsed.refused !== undefined) return parsed.refused;
       body = parsed.body;
     }
@@ -94,16 +97,11 @@ export function graphqlHandler(options: GraphQLHandlerOptions): Handler {
 async function readJsonOrText(
   request: IncomingMessage,
   limit: number,
+  bodies: BodyIntake,
 ): Promise<{ readonly body: unknown; readonly refused?: undefined } | { readonly refused: Reply }> {
-  const text = await readBody(request, limit);
-  if (text === "too-large")
-    return {
-      refused: jsonError(413, RequestCode.BAD_REQUEST, `Request body is larger than ${limit} bytes.`),
-    };
-  if (text === "invalid-utf8")
-    return { refused: jsonError(400, RequestCode.BAD_REQUEST, "Request body is not valid UTF-8.") };
-  if (text === "aborted")
-    return { refused: { status: 400, headers: {}, body: "", outcome: OutcomeLabel.ABORTED } };
+  const read = await readBody(request, limit, bodies);
+  if (read.problem !== undefined) return { refused: bodyRefusal(read.problem, limit) };
+  const { text } = read;
   if (!isJson(request.headers["content-type"])) return { body: text };
   try {
     return { body: JSON.parse(text) };

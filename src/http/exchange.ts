@@ -54,3 +54,12 @@ export function jsonError(status: number, code: ClientErrorCode, message: string
 export function json(status: number, value: unknown, outcome: Outcome = OutcomeLabel.OK): Reply {
   return { status, headers: JSON_HEADERS, body: JSON.stringify(value), outcome };
 }
+
+/**
+ * A refusal after which the connection cannot carry another request (its body was not read to the
+ * end): the answer says so, with `headers` besides, and Node closes the connection once it is out,
+ * instead of a keep-alive client's next request meeting a destroyed socket.
+ */
+export function closing(reply: Reply, headers: Readonly<Record<string, string>> = {}): Reply {
+  return { ...reply, headers: { ...reply.headers, ...headers, connection: "close" } };
+}

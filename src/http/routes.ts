@@ -21,14 +21,19 @@ export interface PublicRouteOptions extends ProbeRouteOptions {
     readonly prefix: string;
     serve(request: IncomingMessage, path: string): Promise<Reply>;
   };
+  /**
+   * Whether the probes are served here too: only when there is no admin port. With one, an attacker
+   * on the public port sees neither the metrics nor the probes, and cannot make them fail.
+   */
+  readonly probes: boolean;
 }
 
 /**
- * The public route table: /graphql, the explorer's files, and the probes for orchestrators that use
- * the main port.
+ * The public route table: /graphql, the explorer's files, and the probes when there is no admin port
+ * to serve them.
  */
 export function publicRoutes(options: PublicRouteOptions): Route {
-  const probes = probeRoutes(options);
+  const probes = options.probes ? probeRoutes(options) : notFound;
   const { files } = options;
   return async (request, response, facts, path) => {
     if (path === "/graphql") {
@@ -41,11 +46,15 @@ export function publicRoutes(options: PublicRouteOptions): Route {
   };
 }
 
+const NOT_FOUND = jsonError(404, HttpCode.NOT_FOUND, "Not found. GraphQL is served at /graphql.");
+
+const notFound: Route = async () => NOT_FOUND;
+
 /** The probe route table: /healthz, /readyz and /metrics (GET or HEAD), and a coded 404 for the rest. */
 export function probeRoutes(options: ProbeRouteOptions): Route {
   return async (request, _response, _facts, path) => {
     const probe = path === "/healthz" || path === "/readyz" || path === "/metrics";
-    if (!probe) return jsonError(404, HttpCode.NOT_FOUND, "Not found. GraphQL is served at /graphql.");
+    if (!probe) return NOT_FOUND;
     const method = request.method ?? "GET";
     if (method !== "GET" && method !== "HEAD") {
       return jsonError(405, HttpCode.METHOD_NOT_ALLOWED, "Method not allowed.");

@@ -4,6 +4,13 @@ import type { CircuitState } from "../tokens/circuit-breaker.js";
 import type { RefreshAheadOutcome } from "../tokens/token-service.js";
 import type { TokenSource } from "../tokens/types.js";
 
+/** What the public port holds at one instant. */
+export interface EdgeLoadSample {
+  readonly openConnections: number;
+  readonly bodyBytes: number;
+  readonly waitingRequests: number;
+}
+
 /**
  * The service's Prometheus metrics, on a registry of its own (so several apps can live in one test
  * process). Labels are closed sets of codes and classes: never a clientId, secret or token.
@@ -27,6 +34,7 @@ export class ServiceMetrics {
   readonly #circuitOpen: Gauge;
   readonly #upstreamShed: Counter;
   readonly #perimeterRefusals: Counter<"reason">;
+  readonly #connectionsShed: Counter<"reason">;
 
   constructor(options: { readonly defaultMetrics: boolean }) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -111,6 +119,42 @@ export class ServiceMetrics {
       help: "Upstream calls refused because the concurrency cap was full for longer than ASPOSE_QUEUE_WAIT_MS",
       registers: [this.registry],
     });
+    this.#connectionsShed = new Counter({
+      name: "http_connections_shed_total",
+      help: "Connections the public port closed, or requests it refused, to protect itself, by reason: connection_cap, address_limit, slow_body, body_budget, send_timeout",
+      labelNames: ["reason"],
+      registers: [this.registry],
+    });
+  }
+
+  /** Counts one connection closed or request refused by the public port's flood limits. */
+  connectionShed(reason: string): void {
+    this.#connectionsShed.inc({ reason });
+  }
+
+  /** Exposes what the public port holds, read at scrape time. */
+  watchEdge(load: () => EdgeLoadSample): void {
+    const gauge = (name: string, help: string, read: (sample: EdgeLoadSample) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read(load()));
+        },
+      });
+    };
+    gauge("http_connections_open", "Connections open on the public port", (sample) => sample.openConnections);
+    gauge(
+      "http_request_body_bytes",
+      "Bytes held by request bodies still arriving on the public port (bounded by REQUEST_BODY_BUDGET_BYTES)",
+      (sample) => sample.bodyBytes,
+    );
+    gauge(
+      "http_pipelined_requests_waiting",
+      "Pipelined requests read and waiting for their connection's turn (PIPELINE_DEPTH)",
+      (sample) => sample.waitingRequests,
+    );
   }
 
   /** Counts one request the perimeter refused, by the proof or list that refused it (a closed set). */
