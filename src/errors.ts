@@ -62,8 +62,8 @@ export const HttpCode = {
    */
   REQUEST_TIMEOUT: "REQUEST_TIMEOUT",
   /**
-   * Request bodies still arriving hold the whole REQUEST_BODY_BUDGET_BYTES: 503 with Retry-After,
-   * connection closed, nothing of the body read. Retry shortly.
+   * Request bodies still arriving hold so much of REQUEST_BODY_BUDGET_BYTES that this one (over 4 KiB)
+   * does not fit: 503 with Retry-After, connection closed, nothing of the body read. Retry shortly.
    */
   SERVER_BUSY: "SERVER_BUSY",
   /**

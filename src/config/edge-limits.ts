@@ -52,9 +52,9 @@ export const EDGE_LIMITS = section(
       min: 1024,
       max: 1_073_741_824,
       default: 16_777_216,
-      does: "The bytes all request bodies still arriving may hold together, each counted at its declared `Content-Length` from its first byte; an upload that does not fit is answered 503 `SERVER_BUSY` (with `Connection: close`) before any of it is read.",
+      does: "The bytes request bodies still arriving may hold together, each counted at its declared `Content-Length` from when it starts to be read (a chunked one as it grows); a body over 4 KiB that does not fit is answered 503 `SERVER_BUSY` (with `Connection: close`) before any of it is read.",
       details:
-        "At least `REQUEST_BODY_LIMIT_BYTES`. The default holds 256 bodies of the largest size at once, or tens of thousands of token requests, and keeps body memory far below a 512 MiB container's limit however many connections upload. While a flood fills it, honest uploads are refused too (answered, retryable) instead of the process running out of memory.",
+        "At least `REQUEST_BODY_LIMIT_BYTES`. Bodies of up to 4 KiB, every token request among them, are counted but never refused, so a flood of large uploads cannot make honest requests wait; they add at most 4 KiB per open connection. The default holds 256 bodies of the largest default size at once, and keeps body memory far below a 512 MiB container's limit however many connections upload.",
     }),
     MAX_CONNECTIONS_PER_ADDRESS: integer({
       min: 1,

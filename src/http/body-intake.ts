@@ -1,8 +1,9 @@
 /**
  * The bodies a server is receiving, as one account: the memory they hold together, bounded by a
  * budget, and the rate at which each arrives, bounded below. A flood of slow uploads then costs the
- * service at most the budget, for at most a couple of seconds per stalled body, instead of a buffer
- * per connection for as long as the connection cares to trickle.
+ * service at most the budget (plus SMALL_BODY_BYTES per connection for the small bodies it never
+ * refuses), for at most a couple of seconds per stalled body, instead of a buffer per connection for
+ * as long as the connection cares to trickle.
  */
 
 /** One body being received: what it holds of the budget and how much of it has arrived. */
@@ -26,6 +27,13 @@ export interface BodyIntakeOptions {
 
 /** How often arrivals are checked; the minimum rate is per window of this length. */
 const WINDOW_MS = 1000;
+
+/**
+ * Bodies up to this size are never refused for want of room, only counted: every token request is far
+ * smaller, so a flood of large uploads cannot make honest requests wait on the budget. Together they
+ * hold at most this much per open connection.
+ */
+export const SMALL_BODY_BYTES = 4096;
 
 interface Watched {
   readonly arrival: Arrival;
@@ -59,7 +67,7 @@ export class BodyIntake {
    * budget has no room for it; `cut` is called if it then arrives slower than the minimum rate.
    */
   admit(bytes: number, cut: () => void): Arrival | undefined {
-    if (!this.#reserve(bytes)) {
+    if (!this.#reserve(bytes, bytes)) {
       this.#onShed?.("body_budget");
       return undefined;
     }
@@ -68,7 +76,7 @@ export class BodyIntake {
     const arrival: Arrival = {
       received: 0,
       grow: (more) => {
-        if (!this.#reserve(more)) {
+        if (!this.#reserve(more, holds + more)) {
           this.#onShed?.("body_budget");
           return false;
         }
@@ -89,8 +97,9 @@ export class BodyIntake {
     return arrival;
   }
 
-  #reserve(bytes: number): boolean {
-    if (this.#held + bytes > this.#budgetBytes) return false;
+  /** Counts `bytes` more for a body that will then hold `total`; false when it does not fit. */
+  #reserve(bytes: number, total: number): boolean {
+    if (total > SMALL_BODY_BYTES && this.#held + bytes > this.#budgetBytes) return false;
     this.#held += bytes;
     return true;
   }

@@ -1,12 +1,12 @@
 /**
  * Body memory under a flood of uploads: bodies still arriving hold at most REQUEST_BODY_BUDGET_BYTES
  * together, as the service counts them (`http_request_body_bytes`); an upload that does not fit is
- * answered 503 SERVER_BUSY before any of it is read, and its connection closed. Room given back is
- * given to the next upload.
+ * answered 503 SERVER_BUSY before any of it is read, and its connection closed, while small bodies
+ * (any token request) are never refused. Room given back is given to the next upload.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { harnessFor } from "../support/harness.js";
+import { harnessFor, requestToken } from "../support/harness.js";
 import { errorCodes, postHead, RawConnection, sample } from "../support/raw-connection.js";
 
 // A connection bug shows up as a hang: fail instead.
@@ -74,6 +74,8 @@ test(
     let exposition = await metrics(harness.origin);
     assert.equal(sample(exposition, "http_request_body_bytes"), FITS * DECLARED);
     assert.equal(sample(exposition, 'http_connections_shed_total{reason="body_budget"}'), refused);
+    // A token request is small: the full budget never makes it wait.
+    assert.equal((await requestToken(harness)).errors, undefined);
 
     // One held upload finishes: it is answered, and its room goes to the next upload.
     const held = uploads.filter((upload) => !upload.socket.closed);
