@@ -1,18 +1,20 @@
 /**
- * Turn-taking for pipelined requests. node:http parses every request in what it reads (up to 64 KiB at
- * a time: thousands of small requests) and emits them all at once; each response waits behind the one
- * before, and reading stops only once answers back up past the socket's high-water mark. So one
- * connection's read could start thousands of requests in one turn of the event loop, every other
- * connection waiting behind them, and a client that never read its answers kept them queued.
+ * Turn-taking for pipelined requests. node:http parses everything it reads (up to 64 KiB at a time,
+ * and libuv reads a socket up to 32 times in one turn of the event loop) and emits every request in
+ * it at once; a request answered from memory (a cached token) is finished within the same turn, so the
+ * next one is parsed and served before the event loop looks at any other connection. One connection
+ * pipelining thousands of requests thus held the event loop for seconds: probes and every other
+ * client waited behind it. Node's own back-pressure (reading stops once answers back up past the
+ * socket's high-water mark) starts only once the client stops reading, after the system's socket
+ * buffers have taken megabytes of answers.
  *
- * Here a connection has at most `depth` requests being worked on; the rest wait, and the connection is
- * not read meanwhile, until earlier answers have been handed to the system for the client (their
- * response has closed). Waiting requests are started from `setImmediate`, a few per turn of the event
- * loop, one connection after another: between two turns every connection's I/O is served, so a
- * request on a quiet connection waits for at most one turn's batch, not for a pipeliner's backlog.
- * Node's back-pressure still applies beneath this: when a client does not read, its answers stay
- * unsent, their responses do not close, and nothing more of that connection is started (see
- * send-timeout.ts for how such a connection ends).
+ * Here a connection starts at most `depth` requests per turn of the event loop, and has at most `depth`
+ * being worked on; the rest wait, and the connection is not read meanwhile. Waiting requests are
+ * started from `setImmediate`, a small batch per turn over all connections, one connection after
+ * another, so between two batches every other connection's I/O is served: a request on a quiet
+ * connection waits for at most one batch, not for a pipeliner's backlog. A connection whose client
+ * does not read keeps its answers unsent, their responses do not close, and nothing more of it is
+ * started (send-timeout.ts ends such a connection).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -22,7 +24,7 @@ export type Serve = (request: IncomingMessage, response: ServerResponse) => void
 
 /**
  * Waiting requests started per turn of the event loop, over all connections. A cache hit costs about
- * 0.3 ms of CPU, so a turn's batch keeps other connections' requests waiting a few milliseconds at most.
+ * 0.3 ms of CPU, so a batch keeps other connections' requests waiting a few milliseconds at most.
  */
 const STARTS_PER_TURN = 8;
 
@@ -35,6 +37,10 @@ interface Waiting {
 interface Line {
   readonly socket: Socket;
   active: number;
+  /** The turn `started` counts in. */
+  turn: number;
+  /** Requests started in that turn. */
+  started: number;
   /** Waiting requests from index `next` on (started ones are cleared, not shifted out). */
   readonly waiting: Array<Waiting | undefined>;
   next: number;
@@ -54,8 +60,11 @@ export class Pipelining {
   /** Connections with a waiting request and room to start it, in turn order, from `#head` on. */
   #ready: Line[] = [];
   #head = 0;
-  #turnQueued = false;
+  #batchQueued = false;
   #waiting = 0;
+  /** Counts turns of the event loop while requests arrive (advanced from setImmediate). */
+  #turn = 0;
+  #turnEnding = false;
 
   constructor(depth: number, serve: Serve) {
     this.#depth = depth;
@@ -67,25 +76,53 @@ export class Pipelining {
     return this.#waiting;
   }
 
-  /** Serves the request now if its connection has room, otherwise when its turn comes. */
+  /** Serves the request now if its connection has room in this turn, otherwise when its turn comes. */
   admit(request: IncomingMessage, response: ServerResponse): void {
     const { socket } = request;
     let line = this.#lines.get(socket);
     if (line === undefined) {
-      line = { socket, active: 0, waiting: [], next: 0, ready: false, holding: false, watched: false };
+      line = {
+        socket,
+        active: 0,
+        turn: -1,
+        started: 0,
+        waiting: [],
+        next: 0,
+        ready: false,
+        holding: false,
+        watched: false,
+      };
       this.#lines.set(socket, line);
     }
-    if (line.active < this.#depth && line.next === line.waiting.length) {
+    if (this.#hasRoom(line) && line.next === line.waiting.length) {
       this.#start(line, request, response);
       return;
     }
     line.waiting.push({ request, response });
     this.#waiting += 1;
     if (!line.holding) this.#hold(line);
+    if (line.active < this.#depth) this.#makeReady(line);
+  }
+
+  /** Whether the connection may start another request in this turn. */
+  #hasRoom(line: Line): boolean {
+    if (line.turn !== this.#turn) {
+      line.turn = this.#turn;
+      line.started = 0;
+    }
+    return line.active < this.#depth && line.started < this.#depth;
   }
 
   #start(line: Line, request: IncomingMessage, response: ServerResponse): void {
     line.active += 1;
+    line.started += 1;
+    if (!this.#turnEnding) {
+      this.#turnEnding = true;
+      setImmediate(() => {
+        this.#turn += 1;
+        this.#turnEnding = false;
+      });
+    }
     response.once("close", () => {
       line.active -= 1;
       if (line.next < line.waiting.length) this.#makeReady(line);
@@ -98,24 +135,33 @@ export class Pipelining {
     if (line.ready) return;
     line.ready = true;
     this.#ready.push(line);
-    this.#queueTurn();
+    this.#queueBatch();
   }
 
-  #queueTurn(): void {
-    if (this.#turnQueued) return;
-    this.#turnQueued = true;
-    setImmediate(() => this.#turn());
+  #queueBatch(): void {
+    if (this.#batchQueued) return;
+    this.#batchQueued = true;
+    setImmediate(() => this.#batch());
   }
 
-  /** Starts up to a turn's batch of waiting requests, one per connection in turn order. */
-  #turn(): void {
-    this.#turnQueued = false;
+  /**
+   * Starts up to a batch of waiting requests, one per connection in turn order. Connections that get
+   * room back during the batch wait for the next one.
+   */
+  #batch(): void {
+    this.#batchQueued = false;
+    const end = this.#ready.length;
     let started = 0;
-    while (started < STARTS_PER_TURN) {
+    while (started < STARTS_PER_TURN && this.#head < end) {
       const line = this.#ready[this.#head];
-      if (line === undefined) break;
       this.#head += 1;
+      if (line === undefined) continue;
       line.ready = false;
+      if (!this.#hasRoom(line)) {
+        // Its turn's share is spent: the next batch. (At its depth, a closing answer makes it ready.)
+        if (line.active < this.#depth) this.#makeReady(line);
+        continue;
+      }
       const next = line.waiting[line.next];
       line.waiting[line.next] = undefined;
       line.next += 1;
@@ -138,7 +184,7 @@ export class Pipelining {
       this.#ready = this.#ready.slice(this.#head);
       this.#head = 0;
     }
-    this.#queueTurn();
+    this.#queueBatch();
   }
 
   /** Every waiting request of the connection has started: read it again. */
