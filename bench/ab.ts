@@ -10,12 +10,9 @@
  * request. BENCH_QUICK=1 shortens the rounds. Given a commit that removes one feature, the ratio is
  * that feature's price (how the trade table in docs/benchmarks.md was measured).
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { startBenchUpstream } from "./lib/bench-upstream.js";
-import { compileForBench } from "./lib/build.js";
+import { buildOther, compileForBench } from "./lib/build.js";
 import { ChildServer } from "./lib/child-server.js";
 import { type LoadSample, runLoad } from "./lib/load.js";
 import { log } from "./lib/log.js";
@@ -30,18 +27,6 @@ if (refs === undefined) {
   process.exit(2);
 }
 
-/** A worktree of `ref` with this checkout's node_modules, built; removed by the caller. */
-function checkout(gitRef: string): string {
-  const directory = mkdtempSync(join(tmpdir(), "bench-ab-"));
-  execFileSync("git", ["worktree", "add", "--detach", "--force", directory, gitRef], {
-    cwd: ROOT,
-    stdio: "ignore",
-  });
-  symlinkSync(join(ROOT, "node_modules"), join(directory, "node_modules"));
-  compileForBench(directory);
-  return directory;
-}
-
 const placement = placeProcesses();
 log(placement.note);
 compileForBench();
@@ -49,7 +34,8 @@ for (const ref of refs.split(",")) await compare(ref);
 
 /** Every scenario, the build of `ref` against the working tree's, interleaved. */
 async function compare(ref: string): Promise<void> {
-  const before = checkout(ref);
+  const other = buildOther(ref);
+  const before = other.root;
   log(`built ${ref} in ${before}`);
   const { fake, token } = await startBenchUpstream();
   try {
@@ -117,7 +103,6 @@ async function compare(ref: string): Promise<void> {
     }
   } finally {
     await fake.close();
-    execFileSync("git", ["worktree", "remove", "--force", before], { cwd: ROOT, stdio: "ignore" });
-    rmSync(before, { recursive: true, force: true });
+    other.remove();
   }
 }

@@ -9,6 +9,7 @@ import { Results } from "./lib/results.js";
 import { fixed } from "./lib/stats.js";
 import { missedAny } from "./lib/verdict.js";
 import { burstGroup } from "./scenarios/burst.js";
+import { floodsGroup } from "./scenarios/floods.js";
 import { memoryGroup } from "./scenarios/memory.js";
 import { missGroup } from "./scenarios/miss.js";
 import { profile } from "./scenarios/profile.js";
@@ -37,6 +38,7 @@ function groups(
     ["burst", () => burstGroup(placement, fake, results)],
     ["memory", () => memoryGroup(placement, results)],
     ["refresh", () => refreshGroup(placement, results)],
+    ["floods", () => floodsGroup(placement, fake, results)],
   ];
 }
 

@@ -3,11 +3,12 @@
  * scenarios share: credentials, the token path, the limits the service runs with.
  *
  *   BENCH_QUICK=1                 ~30 s smoke run (short loads, small memory scenario)
- *   BENCH_ONLY=throughput,miss    run some groups only: throughput, miss, burst, memory, refresh
+ *   BENCH_ONLY=throughput,miss    run some groups only: throughput, miss, burst, memory, refresh, floods
  *   BENCH_PROFILE=hit,bare        instead of the benchmark, CPU-profile these scenarios' servers
  *                                 (raw, bare, hit, locked, overlimit, miss) and summarise self time
  *   BENCH_SKIP_BUILD=1            reuse dist/ as it is
  *   BENCH_CACHE_BOUND, BENCH_FLOOD the memory scenario's size
+ *   BENCH_FLOODS_BEFORE=main      the floods group also runs against that commit's build, same run
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,7 +18,9 @@ export const RESULTS = join(ROOT, "bench", "results");
 export const QUICK = process.env.BENCH_QUICK === "1";
 export const SKIP_BUILD = process.env.BENCH_SKIP_BUILD === "1";
 export const GROUPS = new Set(
-  (process.env.BENCH_ONLY ?? "throughput,miss,burst,memory,refresh").split(",").map((group) => group.trim()),
+  (process.env.BENCH_ONLY ?? "throughput,miss,burst,memory,refresh,floods")
+    .split(",")
+    .map((group) => group.trim()),
 );
 export const PROFILE = (process.env.BENCH_PROFILE ?? "")
   .split(",")
@@ -40,6 +43,7 @@ export const SETTINGS = QUICK
       flood: 2_500,
       fillConcurrency: 8,
       profileSeconds: 5,
+      floods: { cap: 500, uploads: 600, pipeliners: 20, pipelined: 4000, idleSeconds: 3, attackSeconds: 8 },
     }
   : {
       repetitions: 5,
@@ -53,6 +57,16 @@ export const SETTINGS = QUICK
       flood: 25_000,
       fillConcurrency: 8,
       profileSeconds: 10,
+      // (i) scaled from the attacks that found the problem: 10,100 slow bodies against a cap of
+      // 10,000, 9,000 slow uploads, 100 pipeliners of 10,000 requests.
+      floods: {
+        cap: 1000,
+        uploads: 3000,
+        pipeliners: 50,
+        pipelined: 10_000,
+        idleSeconds: 5,
+        attackSeconds: 15,
+      },
     };
 
 // The memory scenario's size can be set on its own, e.g. to check a production-sized bound.

@@ -17,6 +17,8 @@ export interface ServerSpec {
   readonly env: Readonly<Record<string, string>>;
   /** GET path that answers 200 once the server is ready. */
   readonly readyPath: string;
+  /** The port `readyPath` answers on when it is not the public one (an admin port the env sets). */
+  readonly readyPort?: number;
   /** The CPU core to pin to with taskset; undefined runs unpinned. */
   readonly core: number | undefined;
   /** Extra node flags, e.g. --cpu-prof. */
@@ -67,17 +69,21 @@ export class ChildServer {
       },
     });
     server = new ChildServer(spec.name, `http://127.0.0.1:${port}`, child);
-    await server.#waitReady(spec.readyPath);
+    await server.#waitReady(
+      spec.readyPort === undefined
+        ? `${server.origin}${spec.readyPath}`
+        : `http://127.0.0.1:${spec.readyPort}${spec.readyPath}`,
+    );
     return server;
   }
 
-  async #waitReady(path: string): Promise<void> {
+  async #waitReady(url: string): Promise<void> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (this.#child.hasExited())
         throw new Error(`${this.name} exited with ${(await this.#child.exited).code}: ${this.stderr()}`);
       try {
-        const response = await fetch(`${this.origin}${path}`);
+        const response = await fetch(url);
         await response.arrayBuffer();
         if (response.status === 200) return;
       } catch {
