@@ -15,7 +15,7 @@ import type { ProxyAccounting } from "../config/index.js";
 import { AddressLimit, addressKey } from "./address-limit.js";
 import type { ProxyTrust } from "./client-address.js";
 import { Pipelining, type Serve } from "./pipelining.js";
-import { closeUnreadConnections, type OpenCount } from "./send-timeout.js";
+import { SendWatch } from "./send-timeout.js";
 import type { Shed } from "./shedding.js";
 
 /** The limits a guard applies. */
@@ -38,7 +38,8 @@ export interface ConnectionGuard {
   admitForwarded(request: IncomingMessage, response: ServerResponse, clientAddress: string): boolean;
   /** Requests parsed and waiting for their connection's turn. */
   readonly waiting: () => number;
-  readonly open: OpenCount;
+  /** Connections open now. */
+  readonly open: () => number;
 }
 
 /** Guards `server`'s connections; `serve` starts the work for one request. */
@@ -49,14 +50,17 @@ export function guardConnections(
 ): ConnectionGuard {
   const { limits, proxyTrust, shed } = options;
   const addresses = new AddressLimit(limits.maxConnectionsPerAddress);
-  const forwarding = new WeakSet<Socket>();
+  const forwarded = limits.proxyAccounting === "forwarded";
+  let open = 0;
+  // The TCP connection, before any TLS handshake: refused here, an attacker costs no handshake.
   server.on("connection", (socket: Socket) => {
     const peer = socket.remoteAddress;
     if (peer === undefined) return; // already gone
-    if (proxyTrust(peer, 0)) {
-      if (limits.proxyAccounting === "forwarded") forwarding.add(socket);
-      return;
-    }
+    open += 1;
+    socket.once("close", () => {
+      open -= 1;
+    });
+    if (proxyTrust(peer, 0)) return;
     const key = addressKey(peer);
     if (!addresses.admit(key)) {
       socket.destroy();
@@ -65,12 +69,15 @@ export function guardConnections(
     }
     socket.once("close", () => addresses.release(key));
   });
-  const open = closeUnreadConnections(server, limits.sendTimeoutMs, () => shed("send_timeout"));
+  const sends = new SendWatch(server, limits.sendTimeoutMs, () => shed("send_timeout"));
   const pipelining = new Pipelining(limits.pipelineDepth, serve);
   return {
-    admit: (request, response) => pipelining.admit(request, response),
+    admit(request, response) {
+      sends.watch(request.socket);
+      pipelining.admit(request, response);
+    },
     admitForwarded(request, response, clientAddress) {
-      if (!forwarding.has(request.socket)) return true;
+      if (!forwarded || !proxyTrust(request.socket.remoteAddress ?? "", 0)) return true;
       const key = addressKey(clientAddress);
       if (!addresses.admit(key)) {
         shed("address_limit");
@@ -80,6 +87,6 @@ export function guardConnections(
       return true;
     },
     waiting: () => pipelining.waiting,
-    open,
+    open: () => open,
   };
 }

@@ -14,17 +14,41 @@ interface Sending {
   since: number;
 }
 
-/** Watches `server`'s connections while it listens; `onCut` is called for each one closed. */
-export function closeUnreadConnections(server: Server, timeoutMs: number, onCut: () => void): OpenCount {
-  const open = new Map<Socket, Sending>();
-  server.on("connection", (socket: Socket) => {
-    if (socket.destroyed) return;
-    open.set(socket, { waiting: 0, since: performance.now() });
-    socket.once("close", () => open.delete(socket));
-  });
-  const check = (): void => {
+/** Watches the connections it is given while `server` listens; `onCut` is called for each one closed. */
+export class SendWatch {
+  readonly #sending = new Map<Socket, Sending>();
+  readonly #timeoutMs: number;
+  readonly #onCut: () => void;
+
+  constructor(server: Server, timeoutMs: number, onCut: () => void) {
+    this.#timeoutMs = timeoutMs;
+    this.#onCut = onCut;
+    // Checked four times per timeout (at most once a second): a connection is closed within a quarter
+    // of the timeout past it, as node:http's own connection checks do.
+    const intervalMs = Math.min(1000, Math.max(25, Math.floor(timeoutMs / 4)));
+    let timer: NodeJS.Timeout | undefined;
+    server.on("listening", () => {
+      timer ??= setInterval(() => this.#check(), intervalMs).unref();
+    });
+    server.on("close", () => {
+      clearInterval(timer);
+      timer = undefined;
+    });
+  }
+
+  /**
+   * Watches the socket a request came on (with TLS, the TLS socket: the one answers are written to),
+   * from its first request until it closes.
+   */
+  watch(socket: Socket): void {
+    if (this.#sending.has(socket) || socket.destroyed) return;
+    this.#sending.set(socket, { waiting: 0, since: performance.now() });
+    socket.once("close", () => this.#sending.delete(socket));
+  }
+
+  #check(): void {
     const now = performance.now();
-    for (const [socket, sending] of open) {
+    for (const [socket, sending] of this.#sending) {
       const waiting = socket.writableLength;
       // Nothing waiting, or less than before: the client is reading.
       if (waiting === 0 || waiting < sending.waiting) {
@@ -33,25 +57,10 @@ export function closeUnreadConnections(server: Server, timeoutMs: number, onCut:
         continue;
       }
       sending.waiting = waiting;
-      if (now - sending.since < timeoutMs) continue;
-      open.delete(socket);
+      if (now - sending.since < this.#timeoutMs) continue;
+      this.#sending.delete(socket);
       socket.destroy();
-      onCut();
+      this.#onCut();
     }
-  };
-  // Checked four times per timeout (at most once a second): a connection is closed within a quarter of
-  // the timeout past it, as node:http's own connection checks do.
-  const intervalMs = Math.min(1000, Math.max(25, Math.floor(timeoutMs / 4)));
-  let timer: NodeJS.Timeout | undefined;
-  server.on("listening", () => {
-    timer ??= setInterval(check, intervalMs).unref();
-  });
-  server.on("close", () => {
-    clearInterval(timer);
-    timer = undefined;
-  });
-  return () => open.size;
+  }
 }
-
-/** How many connections are open now. */
-export type OpenCount = () => number;
