@@ -45,6 +45,12 @@ export interface ConfigSummary {
     readonly headersTimeoutMs: number;
     readonly requestTimeoutMs: number;
     readonly listenBacklog: number;
+    readonly minBodyBytesPerSecond: number;
+    readonly bodyBudgetBytes: number;
+    readonly maxConnectionsPerAddress: number;
+    readonly trustedProxyConnections: string;
+    readonly pipelineDepth: number;
+    readonly sendTimeoutMs: number;
   };
   readonly lockout: {
     readonly threshold: number;
@@ -78,6 +84,12 @@ export function describeConfig(config: Config): ConfigSummary {
       headersTimeoutMs: server.requestHeadersTimeoutMs,
       requestTimeoutMs: server.edge.requestTimeoutMs,
       listenBacklog: server.listenBacklog,
+      minBodyBytesPerSecond: server.edge.minBodyBytesPerSecond,
+      bodyBudgetBytes: server.edge.bodyBudgetBytes,
+      maxConnectionsPerAddress: server.edge.maxConnectionsPerAddress,
+      trustedProxyConnections: server.edge.proxyAccounting,
+      pipelineDepth: server.edge.pipelineDepth,
+      sendTimeoutMs: server.edge.sendTimeoutMs,
     },
     lockout: {
       threshold: limits.lockout.threshold,

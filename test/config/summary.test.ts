@@ -67,6 +67,7 @@ test("tracing, the explorer, the limits and the upstream are stated; Apollo's ke
       OTEL_TRACES_SAMPLER: "traceidratio",
       OTEL_TRACES_SAMPLER_ARG: "0.25",
       REQUEST_BODY_LIMIT_BYTES: "8192",
+      MAX_CONNECTIONS_PER_ADDRESS: "64",
       LOCKOUT_THRESHOLD: "7",
       ASPOSE_BASE_URL: "https://api.aspose.cloud:8443",
     }),
@@ -80,6 +81,8 @@ test("tracing, the explorer, the limits and the upstream are stated; Apollo's ke
   assert.equal(line.explorer, "off");
   assert.equal(line.introspection, false);
   assert.equal(line.limits.bodyBytes, 8192);
+  assert.equal(line.limits.maxConnectionsPerAddress, 64);
+  assert.equal(line.limits.requestTimeoutMs, 5000);
   assert.equal(line.lockout.threshold, 7);
   assert.equal(line.upstreamHost, "api.aspose.cloud:8443");
   assert.deepEqual(line.perimeter, { routerOnly: [], tls: false });
