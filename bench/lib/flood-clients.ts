@@ -4,7 +4,8 @@
  * connection comes from a loopback address of its own kind (127.0.0.0/8 all reaches the service), so
  * the service sees attackers and neighbours as different clients, as it would on a network.
  */
-import { fork } from "node:child_process";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { once } from "node:events";
 import { Agent, request } from "node:http";
 import { connect, type Socket } from "node:net";
@@ -45,13 +46,24 @@ export class Attack {
   readonly #sockets = new Set<Socket>();
   #stopped = false;
   #next = 0;
+  #unsettled: number;
+  readonly #established: () => void;
 
-  constructor(spec: AttackSpec) {
+  /** Opens the connections; `established` is called once each has opened (its opening written) or closed. */
+  constructor(spec: AttackSpec, established: () => void = () => {}) {
     this.#spec = spec;
-    for (let i = 0; i < spec.connections; i++) this.#open();
+    this.#unsettled = spec.connections;
+    this.#established = established;
+    for (let i = 0; i < spec.connections; i++) this.#open(true);
   }
 
-  #open(): void {
+  #settle(first: boolean): void {
+    if (!first) return;
+    this.#unsettled -= 1;
+    if (this.#unsettled === 0) this.#established();
+  }
+
+  #open(first = false): void {
     if (this.#stopped) return;
     const spec = this.#spec;
     const localAddress = spec.addresses[this.#next++ % spec.addresses.length];
@@ -65,6 +77,7 @@ export class Attack {
       this.stats.opened += 1;
       if (spec.neverRead === true) socket.pause();
       socket.write(spec.opening);
+      this.#settle(first);
       if (spec.trickleMs !== undefined) trickle = setInterval(() => socket.write("a"), spec.trickleMs);
     });
     if (spec.neverRead !== true) {
@@ -77,6 +90,8 @@ export class Attack {
       });
     }
     socket.once("close", () => {
+      // Closed before its opening was written: it has settled too.
+      if (first && opened === 0) this.#settle(true);
       clearInterval(trickle);
       this.#sockets.delete(socket);
       if (this.#stopped) return;
@@ -100,15 +115,22 @@ export interface RemoteAttack {
 }
 
 /**
- * Starts an attack in a child process (bench/lib/attacker.ts), so that the attackers' own work (writing
- * megabytes, reopening thousands of connections) never delays the measured clients in this process.
+ * Starts an attack in a child process (bench/lib/attacker.ts) and resolves once it is established:
+ * every connection opened, with its opening handed to the socket, or already closed by the service. From then on the
+ * child runs at the lowest CPU priority, so that the attackers' own work (reopening thousands of
+ * connections, trickling) never delays the measured clients: they share the load generator's core,
+ * and get it whenever they want it.
  */
 export async function startAttack(spec: AttackSpec): Promise<RemoteAttack> {
-  const child = fork(new URL("./attacker.ts", import.meta.url), {
+  const script = fileURLToPath(new URL("./attacker.ts", import.meta.url));
+  // The TypeScript loader this process runs with (tsx's flags) runs the attacker too.
+  const child = spawn(process.execPath, [...process.execArgv, script], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   await once(child, "spawn");
+  const established = once(child, "message");
   child.send(spec);
+  await established;
   return {
     async stop() {
       const answer = once(child, "message") as Promise<[AttackStats]>;

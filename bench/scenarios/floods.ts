@@ -94,6 +94,9 @@ function floods(): Flood[] {
         addresses: [ATTACKER],
         opening: PIPELINED.repeat(pipelined),
         neverRead: true,
+        // A byte a second: the attacker notices (a failed write) when the service cuts it, and
+        // reconnects, as one that polled its connections would.
+        trickleMs: 1000,
         reopenMs: 100,
       }),
     },
