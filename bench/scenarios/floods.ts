@@ -202,10 +202,14 @@ function report(
 ): void {
   const p = (window: Window, rank: number) => percentile(window.client.latenciesMs, rank);
   const ratio = (a: number, b: number) => `×${fixed(a / b, a / b >= 10 ? 0 : 1)}`;
-  const versus = `p50 ${ratio(p(under, 50), p(idle, 50))}, p99 ${ratio(p(under, 99), p(idle, 99))}, RSS ${ratio(under.rss, idle.rss)} idle`;
-  const row = (name: string, window: Window, against: string) => ({
+  const latency =
+    under.client.latenciesMs.length === 0
+      ? `no answer in ${SETTINGS.floods.attackSeconds} s`
+      : `p50 ${ratio(p(under, 50), p(idle, 50))}, p99 ${ratio(p(under, 99), p(idle, 99))}`;
+  const versus = `${latency}, RSS ${ratio(under.rss, idle.rss)} idle`;
+  const row = (name: string, window: Window, against: string, seconds: number) => ({
     scenario: `(i) ${name} · ${build.label}`,
-    rps: window.client.latenciesMs.length / SETTINGS.floods.attackSeconds,
+    rps: window.client.latenciesMs.length / seconds,
     versus: against,
     p50Ms: p(window, 50),
     p99Ms: p(window, 99),
@@ -218,8 +222,9 @@ function report(
     target: "informative",
     verdict: "" as const,
   });
-  results.rows.push(row(`idle before: ${flood.title}`, idle, "idle baseline"));
-  results.rows.push(row(flood.title, under, versus));
+  const { idleSeconds, attackSeconds } = SETTINGS.floods;
+  results.rows.push(row(`idle before: ${flood.title}`, idle, "idle baseline", idleSeconds));
+  results.rows.push(row(flood.title, under, versus, attackSeconds));
   const probed = under.publicProbe.failed + under.publicProbe.latenciesMs.length;
   const statuses = Object.entries(attack.statuses)
     .map(([status, count]) => `${whole(count)}× ${status}`)
