@@ -202,8 +202,14 @@ for (const mode of MODES) {
   test(`${mode.name}: concurrent spraying — 300 simultaneous guesses from one address reach Aspose at most 4 × threshold times`, async (t) => {
     // The guesses are held at the fake until all 300 are accounted for, which takes seconds on a loaded
     // box: long upstream timeouts, so none times out and frees its place (an outage is no failure).
+    // 300 connections from one address: past the default per-address limit (256), which would close
+    // some before the lockout is asked; this test is about the lockout's budget.
     const harness = await start(t, mode, {
-      env: { ASPOSE_TIMEOUT_MS: "60000", ASPOSE_TOTAL_TIMEOUT_MS: "60000" },
+      env: {
+        ASPOSE_TIMEOUT_MS: "60000",
+        ASPOSE_TOTAL_TIMEOUT_MS: "60000",
+        MAX_CONNECTIONS_PER_ADDRESS: "1000000",
+      },
     });
     assertServed(await ask(harness, { from: ATTACKER }), "a known-good owner at the attacker's address");
     harness.fake.resetCounters();

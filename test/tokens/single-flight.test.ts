@@ -124,7 +124,11 @@ describe("single flight through the service", () => {
     timeout: 180_000,
   }, async (t) => {
     const clock = new TestClock();
-    const harness = await startHarness({ clock, env: PATIENT_UPSTREAM });
+    // 1000 callers, here all from one address: no per-address connection limit.
+    const harness = await startHarness({
+      clock,
+      env: { ...PATIENT_UPSTREAM, MAX_CONNECTIONS_PER_ADDRESS: "1000000" },
+    });
     t.after(() => harness.close());
 
     const answers = await concurrentWhileHeld(harness, harness.store, 1000);
