@@ -4,7 +4,13 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createApp } from "./app.js";
-import { type Config, ConfigError, loadConfig, unsetBlankVariables } from "./config/index.js";
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  SHUTDOWN_GRACE_MS,
+  unsetBlankVariables,
+} from "./config/index.js";
 import { describeConfig } from "./config/summary.js";
 import { listenFailure } from "./http/listen-failure.js";
 import { createLogger, stdoutDestination } from "./observability/logger.js";
@@ -12,11 +18,6 @@ import { ServiceMetrics } from "./observability/metrics.js";
 import { startTracing } from "./observability/tracing.js";
 import { SERVICE_VERSION } from "./version.js";
 
-/**
- * Past SHUTDOWN_TIMEOUT_MS, what shutdown may still take: answering the requests it cuts (1 s at
- * most), stopping Apollo, closing the stores, writing the last log lines (LOG_FINISH_MS).
- */
-const SHUTDOWN_GRACE_MS = 3000;
 /** How long the last log lines get to reach stdout at exit. */
 const LOG_FINISH_MS = 1000;
 

@@ -42,6 +42,13 @@ export interface ServerConfig {
   readonly edge: EdgeLimitsConfig;
 }
 
+/**
+ * Past SHUTDOWN_TIMEOUT_MS, what shutdown may still take before the process exits regardless:
+ * answering the requests it cuts (1 s at most), stopping Apollo, closing the stores, writing the last
+ * log lines. An orchestrator's grace period must cover both (deploy/kubernetes derives its own from it).
+ */
+export const SHUTDOWN_GRACE_MS = 3000;
+
 /** A typo in a host would otherwise surface as a listen error. */
 const hostName = matching(/^[A-Za-z0-9._:-]{1,253}$/, "a host name or an IP address, such as 0.0.0.0 or ::");
 
