@@ -121,7 +121,7 @@ test("the preflight passes on this Node, and every entry point runs it first", a
   for (const name of ["prepare", "prestart", "predev", "pretest"])
     assert.match(scripts[name] ?? "", /^node scripts\/preflight\.mjs/, name);
   // Start runs the build made at install time (prepare); it does not compile.
-  assert.equal(scripts.start, "node dist/src/main.js");
+  assert.equal(scripts.start, "node --env-file-if-exists=.env dist/src/main.js");
   assert.doesNotMatch(scripts.prestart ?? "", /tsc|build/);
   assert.match(scripts.prepare ?? "", /tsc -p tsconfig\.build\.json/);
   assert.match(readFileSync(join(REPO_ROOT, ".npmrc"), "utf8"), /^engine-strict=true$/m);
