@@ -20,7 +20,7 @@ import { parseAllDocuments } from "yaml";
 import { validateDocument } from "../../deploy/kubernetes/validate.js";
 import { MANIFESTS, manifestFiles } from "../../deploy/kubernetes/variants.js";
 import { renderFile } from "../../deploy/kubernetes/yaml.js";
-import { loadConfig, SHUTDOWN_GRACE_MS } from "../../src/config/index.js";
+import { CONFIG_SECTIONS, loadConfig, SHUTDOWN_GRACE_MS } from "../../src/config/index.js";
 
 type Document = Record<string, unknown> & { apiVersion: string; kind: string };
 
@@ -44,6 +44,14 @@ function workload(file: string): { deployment: IDeployment; container: IContaine
 }
 
 const VARIANTS = ["memory.yaml", "redis.yaml"] as const;
+
+/** The service's variables by name, from the declarations (which say which are secrets). */
+const DECLARED = new Map(
+  CONFIG_SECTIONS.flatMap((section) => Object.values(section.variables)).map((variable) => [
+    variable.name,
+    variable,
+  ]),
+);
 
 test("the committed manifests are exactly what deploy/kubernetes renders", () => {
   for (const file of manifestFiles()) {
@@ -147,7 +155,7 @@ test("the pod runs locked down: non-root, read-only root, no capabilities, Runti
   }
 });
 
-test("the service accepts each variant's environment, secrets coming only from the Secret", () => {
+test("the service accepts each variant's environment: every name declared, every secret from the Secret", () => {
   const secretValues: Record<string, string> = {
     "token-cache-key": randomBytes(32).toString("base64"),
     "redis-url": "redis://:a-password@redis:6379/0",
@@ -158,7 +166,9 @@ test("the service accepts each variant's environment, secrets coming only from t
     const env: Record<string, string> = {};
     for (const variable of container.env ?? []) {
       const ref = variable.valueFrom?.secretKeyRef;
-      if (["TOKEN_CACHE_KEY", "REDIS_URL", "REDIS_PASSWORD", "APOLLO_KEY"].includes(variable.name))
+      const declared = DECLARED.get(variable.name);
+      assert.ok(declared, `${file}: ${variable.name} is not a variable the service reads`);
+      if (declared.secret)
         assert.ok(ref && variable.value === undefined, `${file}: ${variable.name} only from a Secret`);
       const value = ref === undefined ? variable.value : secretValues[ref.key];
       assert.ok(value !== undefined, `${file}: ${variable.name} has a value`);
