@@ -91,7 +91,7 @@ async function exitCode(container: string): Promise<number> {
 }
 
 /** `podman run` in the foreground as its user would, on the host's network, with a read-only root. */
-function runContainer(name: string, env: Record<string, string>): Child {
+function runContainer(name: string, env: Record<string, string>, options: readonly string[] = []): Child {
   const variables = Object.entries(env).flatMap(([key, value]) => ["--env", `${key}=${value}`]);
   return engine.spawnPodman([
     "run",
@@ -101,6 +101,7 @@ function runContainer(name: string, env: Record<string, string>): Child {
     "host",
     "--read-only",
     "--read-only-tmpfs=false",
+    ...options,
     ...variables,
     image,
   ]);
@@ -248,6 +249,26 @@ test(
     );
   },
 );
+
+test(".env.example works as the container's env file as it is", CONTAINER_TEST, async (t) => {
+  const fake = await startFake(t);
+  const name = uniqueName("env-file");
+  // --env wins over --env-file: only where to listen and which upstream to call are the test's.
+  const container = runContainer(name, await containerEnv(fake), [
+    "--env-file",
+    join(REPO_ROOT, ".env.example"),
+  ]);
+  t.after(() => engine.podman(["rm", "--force", name]).catch(() => undefined));
+  const { port } = await ready(container);
+  assert.equal((await tokenFrom(port)).tokenType, "Bearer");
+  // The file's NODE_ENV=development replaced the image's production, which turns introspection off.
+  const answer = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query: "{ __schema { queryType { name } } }" }),
+  });
+  assert.deepEqual(await answer.json(), { data: { __schema: { queryType: { name: "Query" } } } });
+});
 
 /**
  * The rendered Deployment, adapted only as far as podman on one machine requires: the test's image
