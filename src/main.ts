@@ -3,20 +3,42 @@
  */
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { createApp } from "./app.js";
-import {
-  type Config,
-  ConfigError,
-  loadConfig,
-  SHUTDOWN_GRACE_MS,
-  unsetBlankVariables,
-} from "./config/index.js";
-import { describeConfig } from "./config/summary.js";
-import { listenFailure } from "./http/listen-failure.js";
-import { createLogger, stdoutDestination } from "./observability/logger.js";
-import { ServiceMetrics } from "./observability/metrics.js";
-import { startTracing } from "./observability/tracing.js";
-import { SERVICE_VERSION } from "./version.js";
+import type { Config } from "./config/index.js";
+
+/**
+ * SIGTERM and SIGINT from the process's first moment. In a container the service is PID 1, and the
+ * kernel drops a signal PID 1 has no handler for: a stop during the second or so that loading takes
+ * would be ignored until SIGKILL. A signal that comes before the service is up is held and handled as
+ * soon as it is (a drain with nothing in flight); a second one exits at once.
+ */
+let heldSignal: NodeJS.Signals | undefined;
+let onSignal = (signal: NodeJS.Signals): void => {
+  if (heldSignal !== undefined) process.exit(1);
+  heldSignal = signal;
+};
+process.on("SIGTERM", (signal) => onSignal(signal));
+process.on("SIGINT", (signal) => onSignal(signal));
+
+// Loaded only now, with the handlers above in place.
+const [
+  { createApp },
+  { ConfigError, loadConfig, SHUTDOWN_GRACE_MS, unsetBlankVariables },
+  { describeConfig },
+  { listenFailure },
+  { createLogger, stdoutDestination },
+  { ServiceMetrics },
+  { startTracing },
+  { SERVICE_VERSION },
+] = await Promise.all([
+  import("./app.js"),
+  import("./config/index.js"),
+  import("./config/summary.js"),
+  import("./http/listen-failure.js"),
+  import("./observability/logger.js"),
+  import("./observability/metrics.js"),
+  import("./observability/tracing.js"),
+  import("./version.js"),
+]);
 
 /** How long the last log lines get to reach stdout at exit. */
 const LOG_FINISH_MS = 1000;
@@ -122,8 +144,8 @@ async function main(): Promise<void> {
       });
   };
   const hardLimitMs = config.server.shutdownTimeoutMs + SHUTDOWN_GRACE_MS;
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  onSignal = stop;
+  if (heldSignal !== undefined) stop(heldSignal);
   // With TLS, SIGHUP reloads the certificate, key and client CA (they are also watched). Without,
   // it keeps its default: the process ends.
   const { tls } = app;

@@ -250,6 +250,46 @@ test(
   },
 );
 
+/** Resident memory of a process, in MiB. */
+function residentMiB(pid: string): number {
+  return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+}
+
+test(
+  "a stop while the service is still loading is held, not dropped by PID 1: it starts, drains and exits 0",
+  CONTAINER_TEST,
+  async (t) => {
+    const fake = await startFake(t);
+    const name = uniqueName("early-stop");
+    // A fifth of a core stretches loading to seconds: a wide window, not a race.
+    const container = runContainer(name, await containerEnv(fake), ["--cpus", "0.2"]);
+    t.after(() => engine.podman(["rm", "--force", name]).catch(() => undefined));
+    const pid = await eventually("the container's process", async () => {
+      const { stdout } = await engine
+        .podman(["inspect", "--format", "{{.State.Pid}}", name])
+        .catch(() => ({ stdout: "0" }));
+      return stdout.trim() === "0" ? undefined : stdout.trim();
+    });
+    // Node alone holds about 41 MiB and the started service about 110: past 60, the service's modules
+    // are loading, which is after main.ts's first lines and before the ready line.
+    await eventually("the service's modules to load", () => residentMiB(pid) > 60, 30_000, 5);
+    const readyAlready = container.logs.some((line) => typeof line.port === "number");
+    // A signal PID 1 has no handler for is dropped by the kernel; podman stop would then SIGKILL (137).
+    await engine.podman(["stop", "--time", "15", name]);
+    const exit = await container.exited;
+    assert.equal(readyAlready, false, "the stop came before the ready line");
+    assert.equal(exit.code, 0, `exit: ${container.stderr()}`);
+    assert.ok(
+      container.logs.some((line) => typeof line.port === "number"),
+      "it finished starting",
+    );
+    assert.ok(
+      container.logs.some((line) => line.msg === "Shut down cleanly"),
+      "then drained",
+    );
+  },
+);
+
 test(".env.example works as the container's env file as it is", CONTAINER_TEST, async (t) => {
   const fake = await startFake(t);
   const name = uniqueName("env-file");
