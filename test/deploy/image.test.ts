@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, before, type TestContext, test } from "node:test";
 import { promisify } from "node:util";
 import { GraphQLClient } from "graphql-request";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
@@ -78,10 +78,15 @@ async function tokenFrom(port: number): Promise<AccessTokenFields> {
   return served(result);
 }
 
+/** The host's process id of a container's first process; "0" while it has none. */
+async function containerPid(container: string): Promise<string> {
+  const { stdout } = await engine.podman(["inspect", "--format", "{{.State.Pid}}", container]);
+  return stdout.trim();
+}
+
 /** The kernel's view of a container's first process: its user ids, capabilities, no_new_privs, seccomp. */
 async function processStatus(container: string): Promise<Record<string, string>> {
-  const { stdout } = await engine.podman(["inspect", "--format", "{{.State.Pid}}", container]);
-  const status = readFileSync(`/proc/${stdout.trim()}/status`, "utf8");
+  const status = readFileSync(`/proc/${await containerPid(container)}/status`, "utf8");
   return Object.fromEntries(status.split("\n").map((line) => line.split(/:\s*/, 2) as [string, string]));
 }
 
@@ -105,6 +110,22 @@ function runContainer(name: string, env: Record<string, string>, options: readon
     ...variables,
     image,
   ]);
+}
+
+/**
+ * The image in the foreground against a fake upstream of its own, on free ports; removed when the
+ * test ends.
+ */
+async function startContainer(
+  t: TestContext,
+  label: string,
+  options: readonly string[] = [],
+): Promise<{ fake: FakeAspose; name: string; container: Child }> {
+  const fake = await startFake(t);
+  const name = uniqueName(label);
+  const container = runContainer(name, await containerEnv(fake), options);
+  t.after(() => engine.podman(["rm", "--force", name]).catch(() => undefined));
+  return { fake, name, container };
 }
 
 async function containerEnv(fake: FakeAspose): Promise<Record<string, string>> {
@@ -180,10 +201,7 @@ test(
   "the container serves a token from the fake upstream on the host's loopback, as uid 1000, with nothing writable",
   CONTAINER_TEST,
   async (t) => {
-    const fake = await startFake(t);
-    const name = uniqueName("serve");
-    const container = runContainer(name, await containerEnv(fake));
-    t.after(() => engine.podman(["rm", "--force", name]).catch(() => undefined));
+    const { fake, name, container } = await startContainer(t, "serve");
     const { port } = await ready(container);
 
     const token = await tokenFrom(port);
@@ -198,8 +216,9 @@ test(
       "real, effective, saved and filesystem uid",
     );
     assert.equal(status.CapEff, "0000000000000000", "no effective capabilities");
-    const { stdout: pid } = await engine.podman(["inspect", "--format", "{{.State.Pid}}", name]);
-    const command = readFileSync(`/proc/${pid.trim()}/cmdline`, "utf8").split("\0").filter(Boolean);
+    const command = readFileSync(`/proc/${await containerPid(name)}/cmdline`, "utf8")
+      .split("\0")
+      .filter(Boolean);
     assert.deepEqual(command, ["node", "dist/src/main.js"], "node itself is the container's first process");
 
     const probe = `for (const path of ["/app/probe", "/tmp/probe", "/probe"]) { try { require("node:fs").writeFileSync(path, ""); console.log(path, "written"); } catch (error) { console.log(path, error.code); } }`;
@@ -215,10 +234,7 @@ test(
   "a stop drains: the request in flight is answered and the container exits 0 inside the grace period",
   CONTAINER_TEST,
   async (t) => {
-    const fake = await startFake(t);
-    const name = uniqueName("stop");
-    const container = runContainer(name, await containerEnv(fake));
-    t.after(() => engine.podman(["rm", "--force", name]).catch(() => undefined));
+    const { fake, name, container } = await startContainer(t, "stop");
     const { port } = await ready(container);
 
     const release = fake.hold();
@@ -259,16 +275,11 @@ test(
   "a stop while the service is still loading is held, not dropped by PID 1: it starts, drains and exits 0",
   CONTAINER_TEST,
   async (t) => {
-    const fake = await startFake(t);
-    const name = uniqueName("early-stop");
     // A fifth of a core stretches loading to seconds: a wide window, not a race.
-    const container = runContainer(name, await containerEnv(fake), ["--cpus", "0.2"]);
-    t.after(() => engine.podman(["rm", "--force", name]).catch(() => undefined));
+    const { name, container } = await startContainer(t, "early-stop", ["--cpus", "0.2"]);
     const pid = await eventually("the container's process", async () => {
-      const { stdout } = await engine
-        .podman(["inspect", "--format", "{{.State.Pid}}", name])
-        .catch(() => ({ stdout: "0" }));
-      return stdout.trim() === "0" ? undefined : stdout.trim();
+      const found = await containerPid(name).catch(() => "0");
+      return found === "0" ? undefined : found;
     });
     // Node alone holds about 41 MiB and the started service about 110: past 60, the service's modules
     // are loading, which is after main.ts's first lines and before the ready line.
@@ -291,14 +302,8 @@ test(
 );
 
 test(".env.example works as the container's env file as it is", CONTAINER_TEST, async (t) => {
-  const fake = await startFake(t);
-  const name = uniqueName("env-file");
   // --env wins over --env-file: only where to listen and which upstream to call are the test's.
-  const container = runContainer(name, await containerEnv(fake), [
-    "--env-file",
-    join(REPO_ROOT, ".env.example"),
-  ]);
-  t.after(() => engine.podman(["rm", "--force", name]).catch(() => undefined));
+  const { container } = await startContainer(t, "env-file", ["--env-file", join(REPO_ROOT, ".env.example")]);
   const { port } = await ready(container);
   assert.equal((await tokenFrom(port)).tokenType, "Bearer");
   // The file's NODE_ENV=development replaced the image's production, which turns introspection off.
