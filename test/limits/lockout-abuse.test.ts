@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, type TestContext, test } from "node:test";
-import { Redis } from "ioredis";
+import { type TestContext, test } from "node:test";
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -16,29 +15,27 @@ import {
   leakedSecrets,
   post,
 } from "../support/harness.js";
-import { deleteKeys, reachedRedis, uniquePrefix } from "../support/replicas.js";
+import { reachedRedis, throwawayRedisFor, uniquePrefix } from "../support/replicas.js";
 
 const THRESHOLD = 5;
 const ADDRESS_THRESHOLD = 4 * THRESHOLD;
 const OWNER = "127.0.0.1";
 const ATTACKER = "127.0.0.2";
-const REDIS_URL = "redis://127.0.0.1:6379";
+const redisServer = throwawayRedisFor();
 
 interface Mode {
   readonly name: string;
   env(): Record<string, string>;
 }
 
-const prefixes: string[] = [];
 const MODES: readonly Mode[] = [
   { name: "memory", env: () => ({}) },
   {
     name: "redis",
     env: () => {
       const prefix = uniquePrefix("abuse");
-      prefixes.push(prefix);
       return {
-        REDIS_URL,
+        REDIS_URL: redisServer.url,
         REDIS_KEY_PREFIX: prefix,
         TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
       };
@@ -46,15 +43,6 @@ const MODES: readonly Mode[] = [
   },
 ];
 
-let redis: Redis;
-before(() => {
-  redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-});
-after(async () => {
-  await redis.connect().catch(() => undefined);
-  for (const prefix of prefixes) await deleteKeys(redis, prefix);
-  redis.disconnect();
-});
 
 interface Answer {
   readonly code: string | undefined;

@@ -6,7 +6,9 @@
  */
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { after, before } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { Cluster, Redis } from "ioredis";
 import { type Logger, pino } from "pino";
@@ -221,6 +223,7 @@ export class ThrowawayRedis {
   }
 
   static async start(options: ThrowawayRedisOptions = {}): Promise<ThrowawayRedis> {
+    requireRedisServer();
     const server = new ThrowawayRedis(options.port ?? (await freePort()), options);
     await server.resume();
     return server;
@@ -272,6 +275,46 @@ export class ThrowawayRedis {
     this.#child = undefined;
     await child?.kill();
   }
+}
+
+/** The one line a machine without a usable redis-server gets, with the command that fixes it. */
+export const REDIS_SERVER_MISSING =
+  "The shared-store tests start their own Redis from the redis-server binary (Redis >= 7.0), which is not installed: apt-get install redis-server";
+
+let redisServerChecked = false;
+
+/** Throws REDIS_SERVER_MISSING unless `redis-server` 7.0 or newer is on the PATH. */
+export function requireRedisServer(): void {
+  if (redisServerChecked) return;
+  let version: string;
+  try {
+    version = execFileSync("redis-server", ["--version"], { encoding: "utf8" });
+  } catch {
+    throw new Error(REDIS_SERVER_MISSING);
+  }
+  const major = Number(/v=(\d+)\./.exec(version)?.[1]);
+  if (!(major >= 7)) throw new Error(`${REDIS_SERVER_MISSING} (found: ${version.trim()})`);
+  redisServerChecked = true;
+}
+
+/**
+ * One throwaway Redis for a test file: started in `before`, killed in `after`; `url` is read inside
+ * tests. The suite needs nothing running beforehand.
+ */
+export function throwawayRedisFor(options: ThrowawayRedisOptions = {}): { readonly url: string } {
+  let server: ThrowawayRedis | undefined;
+  before(async () => {
+    server = await ThrowawayRedis.start(options);
+  });
+  after(async () => {
+    await server?.kill();
+  });
+  return {
+    get url() {
+      if (server === undefined) throw new Error("throwawayRedisFor: read before the before() hook ran");
+      return server.url;
+    },
+  };
 }
 
 /** A unique key prefix for one test run on the shared Redis (keys are deleted by the test after). */

@@ -15,28 +15,33 @@ import type { SharedStoreConfig } from "../../src/config/index.js";
 import { ServiceMetrics } from "../../src/observability/metrics.js";
 import { connectRedis } from "../../src/stores/redis/connect.js";
 import type { RedisHealth } from "../../src/stores/redis/redis-health.js";
-import { connectHealth, deleteKeys, eventually, ThrowawayRedis } from "./replicas.js";
+import { connectHealth, eventually, ThrowawayRedis } from "./replicas.js";
 
 const SLOTS = 16_384;
 
-/** A Redis Cluster of `masters` masters (no replicas), every slot assigned, `cluster_state:ok`. */
+/**
+ * A Redis Cluster of `masters` masters, each with `replicasPerMaster` replicas, every slot assigned,
+ * `cluster_state:ok`. `nodes` lists the masters first, then the replicas.
+ */
 export class LocalCluster {
   readonly nodes: readonly ThrowawayRedis[];
   readonly #busPorts = new Map<number, number>();
   readonly #dir: string;
+  readonly #masters: number;
 
-  private constructor(nodes: ThrowawayRedis[], dir: string) {
+  private constructor(nodes: ThrowawayRedis[], dir: string, masters: number) {
     this.nodes = nodes;
     this.#dir = dir;
+    this.#masters = masters;
   }
 
-  static async start(masters = 3): Promise<LocalCluster> {
+  static async start(masters = 3, replicasPerMaster = 0): Promise<LocalCluster> {
     const dir = await mkdtemp(join(tmpdir(), "aspose-token-cluster-"));
     const nodes: ThrowawayRedis[] = [];
-    const cluster = new LocalCluster(nodes, dir);
+    const cluster = new LocalCluster(nodes, dir, masters);
     try {
       const started = await Promise.all(
-        Array.from({ length: masters }, async () => {
+        Array.from({ length: masters * (1 + replicasPerMaster) }, async () => {
           const port = await freePort();
           // The bus port is chosen too (Redis 7's --cluster-port): port + 10000 may be taken or past 65535.
           const busPort = await freePort();
@@ -53,7 +58,7 @@ export class LocalCluster {
         }),
       );
       nodes.push(...started);
-      await cluster.#form();
+      await cluster.#form(masters);
       return cluster;
     } catch (error) {
       await cluster.stop();
@@ -70,7 +75,10 @@ export class LocalCluster {
   node(index: number): Redis {
     const node = this.nodes[index];
     if (node === undefined) throw new RangeError(`no node ${index}`);
-    return new Redis(node.port, "127.0.0.1", { lazyConnect: false, maxRetriesPerRequest: 1 });
+    const client = new Redis(node.port, "127.0.0.1", { lazyConnect: false, maxRetriesPerRequest: 1 });
+    // A node the test killed: its client's reconnect errors are expected.
+    client.on("error", () => {});
+    return client;
   }
 
   /** A cluster client for test assertions (SCAN per master, reads by key). */
@@ -92,7 +100,7 @@ export class LocalCluster {
       const slot = Number(await clients[0]?.cluster("KEYSLOT", key));
       const ids = await Promise.all(clients.map((client) => client.cluster("MYID") as Promise<string>));
       const sourceIndex = await this.#ownerOf(clients, slot);
-      const targetIndex = (sourceIndex + 1) % clients.length;
+      const targetIndex = (sourceIndex + 1) % this.#masters;
       const source = clients[sourceIndex];
       const target = clients[targetIndex];
       const sourceId = ids[sourceIndex];
@@ -142,14 +150,61 @@ export class LocalCluster {
     return index;
   }
 
-  // What `redis-cli --cluster create` does, without needing redis-cli: slots split evenly, distinct
-  // config epochs (no collision to resolve), every node met, then wait for every node to agree.
-  async #form(): Promise<void> {
+  /**
+   * Kills the master that owns the slot of `key` (SIGKILL) and resolves once one of its replicas owns
+   * that slot and every surviving node says `cluster_state:ok`; returns the time that took, in ms.
+   */
+  async killMasterOf(key: string): Promise<number> {
     const clients = this.nodes.map((_, index) => this.node(index));
     try {
-      const share = Math.ceil(SLOTS / clients.length);
+      const slot = Number(await clients[0]?.cluster("KEYSLOT", key));
+      const ownerIndex = await this.#ownerOf(clients, slot);
+      const ownerPort = this.nodes[ownerIndex]?.port;
+      const started = performance.now();
+      await this.nodes[ownerIndex]?.kill();
+      const survivors = clients.filter((_, index) => index !== ownerIndex);
+      await eventually(
+        "a replica to take over the dead master's slots",
+        async () => {
+          const infos = await Promise.all(
+            survivors.map((client) => client.cluster("INFO").catch(() => "") as Promise<string>),
+          );
+          if (!infos.every((info) => info.includes("cluster_state:ok"))) return false;
+          const owner = await this.#ownerPort(survivors, slot);
+          return owner !== undefined && owner !== ownerPort;
+        },
+        30_000,
+        50,
+      );
+      return performance.now() - started;
+    } finally {
+      for (const client of clients) client.disconnect();
+    }
+  }
+
+  async #ownerPort(clients: Redis[], slot: number): Promise<number | undefined> {
+    for (const client of clients) {
+      try {
+        const ranges = await client.cluster("SLOTS");
+        const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+        const port = range?.[2]?.[1];
+        if (typeof port === "number") return port;
+      } catch {
+        // A node that cannot answer: ask the next one.
+      }
+    }
+    return undefined;
+  }
+
+  // What `redis-cli --cluster create` does, without needing redis-cli: slots split evenly over the
+  // first `masters` nodes, distinct config epochs (no collision to resolve), every node met, the rest
+  // made replicas of the masters in turn, then wait for every node to agree.
+  async #form(masters: number): Promise<void> {
+    const clients = this.nodes.map((_, index) => this.node(index));
+    try {
+      const share = Math.ceil(SLOTS / masters);
       await Promise.all(
-        clients.map(async (client, index) => {
+        clients.slice(0, masters).map(async (client, index) => {
           await client.cluster("ADDSLOTSRANGE", index * share, Math.min(SLOTS, (index + 1) * share) - 1);
           await client.cluster("SET-CONFIG-EPOCH", index + 1);
         }),
@@ -163,10 +218,31 @@ export class LocalCluster {
           this.#busPorts.get(node.port) ?? node.port + 10_000,
         );
       await eventually(
-        "the cluster to be ok on every node",
+        "every node to know every other",
+        async () => {
+          const known = await Promise.all(clients.map((client) => client.cluster("NODES") as Promise<string>));
+          return known.every((text) => text.trim().split("\n").length === clients.length);
+        },
+        20_000,
+        50,
+      );
+      const masterIds = await Promise.all(
+        clients.slice(0, masters).map((client) => client.cluster("MYID") as Promise<string>),
+      );
+      await Promise.all(
+        clients.slice(masters).map((client, index) =>
+          client.cluster("REPLICATE", masterIds[index % masters] ?? ""),
+        ),
+      );
+      await eventually(
+        "the cluster to be ok on every node, every replica in sync",
         async () => {
           const infos = await Promise.all(clients.map((client) => client.cluster("INFO") as Promise<string>));
-          return infos.every((info) => info.includes("cluster_state:ok"));
+          if (!infos.every((info) => info.includes("cluster_state:ok"))) return false;
+          const links = await Promise.all(
+            clients.slice(masters).map((client) => client.info("replication")),
+          );
+          return links.every((info) => info.includes("master_link_status:up"));
         },
         20_000,
         50,
@@ -177,27 +253,32 @@ export class LocalCluster {
   }
 }
 
-/** A primary, one replica of it, and one Sentinel (quorum 1) that fails over 500 ms after a loss. */
+/**
+ * A primary, one replica of it, and `sentinels` Sentinels (1 by default, quorum 1; with 3, quorum 2)
+ * that fail over 500 ms after a loss. Checks go through the last sentinel, so a test may freeze the
+ * first one (a sentinel on the primary's own host goes down with it).
+ */
 export class LocalSentinel {
   static readonly MASTER_NAME = "aspose-token-primary";
   primary: ThrowawayRedis;
   replica: ThrowawayRedis;
-  readonly sentinel: ThrowawayRedis;
+  readonly sentinels: readonly ThrowawayRedis[];
   readonly #dir: string;
 
   private constructor(
     primary: ThrowawayRedis,
     replica: ThrowawayRedis,
-    sentinel: ThrowawayRedis,
+    sentinels: readonly ThrowawayRedis[],
     dir: string,
   ) {
     this.primary = primary;
     this.replica = replica;
-    this.sentinel = sentinel;
+    this.sentinels = sentinels;
     this.#dir = dir;
   }
 
-  static async start(): Promise<LocalSentinel> {
+  static async start(options: { readonly sentinels?: number } = {}): Promise<LocalSentinel> {
+    const count = options.sentinels ?? 1;
     const dir = await mkdtemp(join(tmpdir(), "aspose-token-sentinel-"));
     const started: ThrowawayRedis[] = [];
     try {
@@ -211,24 +292,30 @@ export class LocalSentinel {
       // it knows a replica to promote from its first look.
       await waitForLink(replica.port);
       const name = LocalSentinel.MASTER_NAME;
-      const config = join(dir, "sentinel.conf");
-      await writeFile(
-        config,
-        [
-          `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`,
-          `sentinel down-after-milliseconds ${name} 500`,
-          `sentinel failover-timeout ${name} 2000`,
-          "",
-        ].join("\n"),
+      const quorum = count >= 3 ? 2 : 1;
+      const sentinels = await Promise.all(
+        Array.from({ length: count }, async (_, index) => {
+          const config = join(dir, `sentinel-${index}.conf`);
+          await writeFile(
+            config,
+            [
+              `sentinel monitor ${name} 127.0.0.1 ${primary.port} ${quorum}`,
+              `sentinel down-after-milliseconds ${name} 500`,
+              `sentinel failover-timeout ${name} 2000`,
+              "",
+            ].join("\n"),
+          );
+          const sentinel = await ThrowawayRedis.start({
+            leadingArgs: [config, "--sentinel"],
+            args: ["--dir", dir],
+            readyLine: "+monitor master",
+          });
+          started.push(sentinel);
+          return sentinel;
+        }),
       );
-      const sentinel = await ThrowawayRedis.start({
-        leadingArgs: [config, "--sentinel"],
-        args: ["--dir", dir],
-        readyLine: "+monitor master",
-      });
-      started.push(sentinel);
-      const set = new LocalSentinel(primary, replica, sentinel, dir);
-      await set.#waitForReplicaKnown();
+      const set = new LocalSentinel(primary, replica, sentinels, dir);
+      await set.#waitForPeers();
       return set;
     } catch (error) {
       await Promise.all(started.map((server) => server.kill()));
@@ -237,9 +324,16 @@ export class LocalSentinel {
     }
   }
 
-  /** REDIS_SENTINELS for the service. */
+  /** The first sentinel (the one a single-sentinel set has). */
+  get sentinel(): ThrowawayRedis {
+    const [first] = this.sentinels;
+    if (first === undefined) throw new Error("no sentinel");
+    return first;
+  }
+
+  /** REDIS_SENTINELS for the service, in start order. */
   get sentinelList(): string {
-    return `127.0.0.1:${this.sentinel.port}`;
+    return this.sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(",");
   }
 
   /** A direct connection to the current primary. */
@@ -254,7 +348,7 @@ export class LocalSentinel {
   async killPrimary(): Promise<number> {
     const started = performance.now();
     await this.primary.kill();
-    const sentinel = new Redis(this.sentinel.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+    const sentinel = this.#lastSentinel();
     const promoted = new Redis(this.replica.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
     try {
       await eventually(
@@ -269,7 +363,7 @@ export class LocalSentinel {
           const role = (await promoted.call("ROLE")) as [string, ...unknown[]];
           return role[0] === "master";
         },
-        15_000,
+        30_000,
         50,
       );
     } finally {
@@ -283,28 +377,45 @@ export class LocalSentinel {
 
   /** Kills every process and removes the directory. */
   async stop(): Promise<void> {
-    await Promise.all([this.sentinel, this.primary, this.replica].map((server) => server.kill()));
+    await Promise.all([...this.sentinels, this.primary, this.replica].map((server) => server.kill()));
     await rm(this.#dir, { recursive: true, force: true });
   }
 
-  async #waitForReplicaKnown(): Promise<void> {
-    const sentinel = new Redis(this.sentinel.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+  #lastSentinel(): Redis {
+    const last = this.sentinels[this.sentinels.length - 1] ?? this.sentinel;
+    return new Redis(last.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+  }
+
+  // Every sentinel knows the replica, and the others (hello messages): a failover can be agreed.
+  async #waitForPeers(): Promise<void> {
+    const clients = this.sentinels.map(
+      (sentinel) => new Redis(sentinel.port, "127.0.0.1", { maxRetriesPerRequest: 1 }),
+    );
     try {
       await eventually(
-        "Sentinel to know the replica",
+        "every Sentinel to know the replica and its peers",
         async () => {
-          const replicas = (await sentinel.call(
-            "SENTINEL",
-            "REPLICAS",
-            LocalSentinel.MASTER_NAME,
-          )) as string[][];
-          return replicas.some((fields) => fields.includes(String(this.replica.port)));
+          for (const sentinel of clients) {
+            const replicas = (await sentinel.call(
+              "SENTINEL",
+              "REPLICAS",
+              LocalSentinel.MASTER_NAME,
+            )) as string[][];
+            if (!replicas.some((fields) => fields.includes(String(this.replica.port)))) return false;
+            const peers = (await sentinel.call(
+              "SENTINEL",
+              "SENTINELS",
+              LocalSentinel.MASTER_NAME,
+            )) as unknown[];
+            if (peers.length !== clients.length - 1) return false;
+          }
+          return true;
         },
-        15_000,
+        30_000,
         50,
       );
     } finally {
-      sentinel.disconnect();
+      for (const client of clients) client.disconnect();
     }
   }
 }
@@ -348,30 +459,30 @@ export async function connectShared(
   };
 }
 
-/** The standalone Redis on 127.0.0.1:6379 and a fresh 3-master cluster, as one test file uses them. */
+/** A throwaway standalone Redis and a fresh 3-master cluster, as one test file uses them. */
 export interface SharedStoresUnderTest {
   readonly redis: Awaited<ReturnType<typeof connectHealth>>;
   readonly onCluster: { health: RedisHealth; close(): void };
 }
 
 /**
- * Registers the file's `before` (connect to 127.0.0.1:6379, start a cluster) and `after` (delete the
- * file's keys, stop everything) hooks; the returned object is read inside tests, once `before` ran.
+ * Registers the file's `before` (start a standalone Redis and a cluster, connect to both) and `after`
+ * (stop everything) hooks; the returned object is read inside tests, once `before` ran.
  */
 export function sharedStoresFor(prefix: string): SharedStoresUnderTest {
+  let standalone: ThrowawayRedis | undefined;
   let redis: SharedStoresUnderTest["redis"] | undefined;
   let cluster: LocalCluster | undefined;
   let onCluster: SharedStoresUnderTest["onCluster"] | undefined;
   before(async () => {
-    redis = await connectHealth("redis://127.0.0.1:6379");
+    standalone = await ThrowawayRedis.start();
+    redis = await connectHealth(standalone.url);
     cluster = await LocalCluster.start(3);
     onCluster = await cluster.health(prefix);
   });
   after(async () => {
-    if (redis !== undefined) {
-      await deleteKeys(redis.client, prefix);
-      await redis.close();
-    }
+    await redis?.close();
+    await standalone?.kill();
     onCluster?.close();
     await cluster?.stop();
   });

@@ -17,17 +17,17 @@ import {
   startHarness,
   TestClock,
 } from "../../support/harness.js";
-import { deleteKeys, eventually, reachedRedis, uniquePrefix } from "../../support/replicas.js";
+import { eventually, reachedRedis, throwawayRedisFor, uniquePrefix } from "../../support/replicas.js";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
+const redisServer = throwawayRedisFor();
 const prefix = uniquePrefix("refresh-ahead");
 let redis: Redis;
 
 before(() => {
-  redis = new Redis(REDIS_URL);
+  redis = new Redis(redisServer.url);
 });
 after(async () => {
-  await deleteKeys(redis, prefix);
+  // The throwaway server goes with its keys.
   redis.disconnect();
 });
 
@@ -47,7 +47,7 @@ async function twoReplicas(
     lifetimeSeconds: 30,
   });
   const env = {
-    REDIS_URL,
+    REDIS_URL: redisServer.url,
     REDIS_KEY_PREFIX: `${prefix}${label}:`,
     TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
     TOKEN_REFRESH_MARGIN_SECONDS: "5",

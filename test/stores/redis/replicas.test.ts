@@ -10,7 +10,6 @@ import { FakeAspose } from "../../../dev/fake-aspose.js";
 import { CLIENT_ID, CLIENT_SECRET } from "../../support/harness.js";
 import {
   assertNothingInClear,
-  deleteKeys,
   eventually,
   metricValue,
   outcomeOf,
@@ -19,10 +18,11 @@ import {
   requestTokenFrom,
   scanKeys,
   startReplicas,
+  throwawayRedisFor,
   uniquePrefix,
 } from "../../support/replicas.js";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
+const redisServer = throwawayRedisFor();
 const LOCKOUT_THRESHOLD = 3;
 const prefix = uniquePrefix("replicas");
 const serverKey = randomBytes(32).toString("base64");
@@ -45,7 +45,7 @@ let redis: Redis;
 const issuedTokens: string[] = [];
 
 before(async () => {
-  redis = new Redis(REDIS_URL);
+  redis = new Redis(redisServer.url);
   fake = await FakeAspose.start({
     clients: {
       [CLIENT_ID]: CLIENT_SECRET,
@@ -57,7 +57,7 @@ before(async () => {
   replicas = await startReplicas(3, {
     ASPOSE_BASE_URL: fake.url,
     ASPOSE_RETRY_BASE_DELAY_MS: "1",
-    REDIS_URL,
+    REDIS_URL: redisServer.url,
     REDIS_KEY_PREFIX: prefix,
     TOKEN_CACHE_KEY: serverKey,
     LOCKOUT_THRESHOLD: String(LOCKOUT_THRESHOLD),
@@ -76,7 +76,7 @@ before(async () => {
 after(async () => {
   await Promise.all((replicas ?? []).map((replica) => replica.stop()));
   await fake?.close();
-  await deleteKeys(redis, prefix);
+  // The throwaway server goes with its keys.
   redis.disconnect();
 });
 
