@@ -21,7 +21,14 @@ export { ConfigError, type Env } from "./parse.js";
 export type { PerimeterConfig, TlsFiles } from "./perimeter.js";
 export { type ConfigSection, unsetBlankVariables, type Variable } from "./section.js";
 export { type Explorer, type NodeEnv, SHUTDOWN_GRACE_MS, type ServerConfig } from "./server.js";
-export type { RedisAuth, RedisNode, RedisTls, SharedStoreConfig, StoreConfig } from "./store.js";
+export type {
+  EvictingPolicyAction,
+  RedisAuth,
+  RedisNode,
+  RedisTls,
+  SharedStoreConfig,
+  StoreConfig,
+} from "./store.js";
 export type { LogLevel, TelemetryConfig, TracingConfig } from "./telemetry.js";
 export type { TokensConfig } from "./tokens.js";
 export type { TrustedDocumentList } from "./trusted-documents.js";

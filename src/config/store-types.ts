@@ -18,9 +18,20 @@ export interface RedisAuth {
   readonly password: string | undefined;
 }
 
+export const EVICTING_POLICY_ACTIONS = ["warn", "refuse"] as const;
+
+/**
+ * What to do when the server's maxmemory-policy can evict the lockout counters (allkeys-*): warn (a
+ * log line, /readyz "degraded", the metric), or refuse to keep them there (also each replica keeps
+ * its lockout counters locally only until the policy is safe).
+ */
+export type EvictingPolicyAction = (typeof EVICTING_POLICY_ACTIONS)[number];
+
 interface SharedStoreCommon {
   readonly keyPrefix: string;
+  /** The longest any request waits on Redis in one go (REDIS_TIMEOUT_MS). */
   readonly commandTimeoutMs: number;
+  readonly evictingPolicy: EvictingPolicyAction;
 }
 
 /**

@@ -1,10 +1,17 @@
 import { readFileSync } from "node:fs";
 import { anyText, type Format, filePath, list, matching, text } from "./formats.js";
-import { ConfigError, type Env, flag, integer } from "./parse.js";
+import { ConfigError, type Env, flag, integer, oneOf } from "./parse.js";
 import { refuse, section, type Variable } from "./section.js";
-import type { RedisNode, StoreConfig } from "./store-types.js";
+import { EVICTING_POLICY_ACTIONS, type RedisNode, type StoreConfig } from "./store-types.js";
 
-export type { RedisAuth, RedisNode, RedisTls, SharedStoreConfig, StoreConfig } from "./store-types.js";
+export type {
+  EvictingPolicyAction,
+  RedisAuth,
+  RedisNode,
+  RedisTls,
+  SharedStoreConfig,
+  StoreConfig,
+} from "./store-types.js";
 
 /** `host:port`, or `[v6]:port` for IPv6. */
 const redisNode: Format<RedisNode> = {
@@ -115,6 +122,13 @@ export const STORE = section(
       default: 250,
       does: "The longest one Redis command may take, redirections and retries included; past it that operation falls back to this replica's local state.",
     }),
+    REDIS_EVICTING_POLICY: oneOf({
+      allowed: EVICTING_POLICY_ACTIONS,
+      default: "warn",
+      does: "What to do when the server's `maxmemory-policy` can evict the lockout counters (an `allkeys-*` policy): `warn` logs it and reports `/readyz` degraded; `refuse` does too, and keeps each replica's lockout counters in its own memory until a check finds a safe policy.",
+      details:
+        "Tokens are shared either way, and the service starts. Where the server refuses `CONFIG GET` (most managed services), set the policy as [Redis](redis.md) says per provider.",
+    }),
   },
 );
 
@@ -134,7 +148,8 @@ const SENTINEL_ONLY = [
 export function storeConfig(env: Env): StoreConfig {
   const keyPrefix = v.REDIS_KEY_PREFIX.read(env);
   const commandTimeoutMs = v.REDIS_TIMEOUT_MS.read(env);
-  const common = { keyPrefix, commandTimeoutMs };
+  const evictingPolicy = v.REDIS_EVICTING_POLICY.read(env);
+  const common = { keyPrefix, commandTimeoutMs, evictingPolicy };
 
   const given = [v.REDIS_URL, v.REDIS_CLUSTER_NODES, v.REDIS_SENTINELS].filter((topology) =>
     topology.isSet(env),

@@ -29,6 +29,10 @@ export class ServiceMetrics {
   readonly #sharedStoreUp: Gauge;
   readonly #sharedStoreTopology: Gauge<"topology">;
   readonly #sharedStoreFallbacks: Counter<"operation">;
+  readonly #sharedStoreDegraded: Gauge<"scope" | "cause">;
+  #evictedKeys: (() => Promise<number | undefined>) | undefined;
+  /** The cause each degraded scope is reported with now. */
+  readonly #degradedCauses = new Map<string, string>();
   readonly #sharedLockWaits: Counter;
   readonly #refreshAhead: Counter<"outcome">;
   readonly #circuitOpen: Gauge;
@@ -91,6 +95,23 @@ export class ServiceMetrics {
       help: "Shared store (Redis) operations answered from local state instead, because Redis was down or failed, by operation",
       labelNames: ["operation"],
       registers: [this.registry],
+    });
+    this.#sharedStoreDegraded = new Gauge({
+      name: "shared_store_degraded",
+      help: "1 while a shared store scope (an operation: token_read, token_write, lock, limiter; or store for its configuration) is answered locally for a cause: timeout, unreachable, noperm, no_scripts, oom, readonly, loading, cluster_down, evicting_policy, refused",
+      labelNames: ["scope", "cause"],
+      registers: [this.registry],
+    });
+    const metrics = this;
+    new Gauge({
+      name: "shared_store_evicted_keys",
+      help: "Keys the shared store (Redis) evicted under maxmemory since it started (INFO evicted_keys, summed over cluster masters); absent when not configured or not readable",
+      registers: [this.registry],
+      async collect() {
+        const count = await metrics.#evictedKeys?.();
+        if (count === undefined) this.reset();
+        else this.set(count);
+      },
     });
     this.#sharedLockWaits = new Counter({
       name: "token_fetch_lock_waits_total",
@@ -218,6 +239,22 @@ export class ServiceMetrics {
   /** Counts one shared store operation answered from local state. */
   sharedStoreFallback(operation: "token_read" | "token_write" | "lock" | "limiter"): void {
     this.#sharedStoreFallbacks.inc({ operation });
+  }
+
+  /** Marks a shared store scope degraded for `cause`, or (undefined) working again. */
+  sharedStoreDegraded(scope: string, cause: string | undefined): void {
+    // One series per scope: a new cause replaces the old one.
+    const previous = this.#degradedCauses.get(scope);
+    if (previous !== undefined) this.#sharedStoreDegraded.remove({ scope, cause: previous });
+    this.#degradedCauses.delete(scope);
+    if (cause === undefined) return;
+    this.#sharedStoreDegraded.set({ scope, cause }, 1);
+    this.#degradedCauses.set(scope, cause);
+  }
+
+  /** Reads the shared store's evicted_keys at scrape time. */
+  watchEvictedKeys(read: () => Promise<number | undefined>): void {
+    this.#evictedKeys = read;
   }
 
   /** Counts one token fetch that waited for another replica's fetch lock. */

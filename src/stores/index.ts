@@ -14,15 +14,14 @@ import type { Clock } from "../tokens/types.js";
 import { MemoryAttemptLimiter } from "./memory/memory-attempt-limiter.js";
 import { MemoryTokenStore } from "./memory/memory-token-store.js";
 import { MemoryVerifierStore } from "./memory/memory-verifier-store.js";
-import { connectRedis } from "./redis/connect.js";
+import { connectRedis, type SharedStoreMetrics } from "./redis/connect.js";
 import { RedisAttemptLimiter } from "./redis/redis-attempt-limiter.js";
-import type { SharedStoreObserver } from "./redis/redis-health.js";
 import { RedisTokenStore } from "./redis/redis-token-store.js";
 import { RedisVerifierStore } from "./redis/redis-verifier-store.js";
 import { TokenSealer } from "./redis/token-sealer.js";
 
 /** What the stores report to metrics. */
-export interface StoreMetrics extends SharedStoreObserver {
+export interface StoreMetrics extends SharedStoreMetrics {
   lockout(subject: LockoutSubject): void;
 }
 
@@ -39,8 +38,9 @@ export interface Stores {
   readonly limiter: AttemptLimiter;
   readonly verifiers: VerifierStore;
   /**
-   * Each shared store's state for /readyz ("up" or "down", and its topology: standalone, cluster or
-   * sentinel); empty when everything is in memory.
+   * Each shared store's state for /readyz ("up", "degraded" with its reasons, or "down"; and its
+   * topology: standalone, cluster or sentinel); empty when everything is in memory. A degraded or down
+   * store never makes the replica unready: it serves from local state.
    */
   readiness(): Readonly<Record<string, string>>;
   /** Releases timers and connections, after the app has stopped serving. */
@@ -50,6 +50,11 @@ export interface Stores {
 // Slack on top of a whole upstream call for shared claim and reservation lifetimes: the lockout check
 // and reservation before the call are round trips too.
 const SHARED_SLACK_MS = 2_000;
+
+// A fetch lock is a lease renewed every third of it while the fetch lives: a replica that dies while
+// fetching frees it within this long. Several command timeouts, so one slow renewal does not lose it.
+const MIN_LOCK_LEASE_MS = 3_000;
+const LEASE_TIMEOUTS = 6;
 
 // Verifiers held per process: only accepted credentials add one (about 100 bytes each), so this bounds
 // memory without any attacker being able to push an owner's verifier out.
@@ -93,7 +98,7 @@ export function createStores(options: StoresOptions): Stores {
     policy,
     clock,
     reservationTtlMs: sharedLifetimeMs,
-    fallback: memoryLimiter(),
+    local: memoryLimiter(),
     onLockout,
   });
   const verifiers = new RedisVerifierStore({
@@ -109,7 +114,7 @@ export function createStores(options: StoresOptions): Stores {
         sealer: new TokenSealer(config.tokens.key),
         keyPrefix: store.keyPrefix,
         maxEntries,
-        claimTtlMs: sharedLifetimeMs,
+        leaseMs: Math.max(MIN_LOCK_LEASE_MS, store.commandTimeoutMs * LEASE_TIMEOUTS),
         clock,
       })
     : memoryTokens();
@@ -117,7 +122,7 @@ export function createStores(options: StoresOptions): Stores {
     tokenStore,
     limiter,
     verifiers,
-    readiness: () => ({ redis: health.up() ? "up" : "down", redisTopology: health.topology }),
+    readiness: () => health.readiness(),
     close: async () => {
       await Promise.all([tokenStore.close(), limiter.close(), verifiers.close()]);
       health.close();

@@ -345,6 +345,7 @@ export async function connectHealth(
     observer: metrics,
     probeIntervalMs: 100,
     tripAfterMs: 1_000,
+    logIntervalMs: 5_000,
   });
   if (options.waitUp ?? true) await eventually("Redis to be up", () => health.up());
   return {

@@ -132,6 +132,7 @@ export class LocalCluster {
       tls: undefined,
       keyPrefix,
       commandTimeoutMs: 1_000,
+      evictingPolicy: "warn",
     });
   }
 

@@ -4,6 +4,7 @@ import {
   busyRefusal,
   type LockoutListener,
   type LockoutPolicy,
+  type LockoutSubject,
   lockedSeconds,
   lockRefusal,
   newSubjectState,
@@ -13,6 +14,15 @@ import {
   type SubjectState,
 } from "../../limits/attempt-limiter.js";
 import type { Clock } from "../../tokens/types.js";
+
+/** How a reservation ends. */
+export type Outcome = "success" | "failure" | "release";
+
+/** A reservation held locally: settle it once; it returns the subjects the outcome locked out. */
+export interface LocalReservation {
+  readonly allowed: true;
+  settle(outcome: Outcome): LockoutSubject[];
+}
 
 /** The default, process-local limiter; memory bounded by an LRU of subjects. */
 export class MemoryAttemptLimiter implements AttemptLimiter {
@@ -33,17 +43,31 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
   }
 
   async lockedFor(clientKey: string, addressKey: string): Promise<Refusal | undefined> {
-    const now = this.#clock();
-    const client = this.#subjects.get(`c:${clientKey}`);
-    const address = this.#subjects.get(`a:${addressKey}`);
-    return lockRefusal(
-      client === undefined ? undefined : lockedSeconds(client, now, this.#policy),
-      address === undefined ? undefined : lockedSeconds(address, now, this.#policy),
-    );
+    return this.#lockedAt(clientKey, addressKey, this.#clock());
   }
 
   async reserve(clientKey: string, addressKey: string): Promise<ReserveResult> {
-    const locked = await this.lockedFor(clientKey, addressKey);
+    const reserved = this.reserveLocally(clientKey, addressKey);
+    if (!reserved.allowed) return reserved;
+    const report = (outcome: Outcome): void => {
+      for (const subject of reserved.settle(outcome)) this.#onLockout?.(subject);
+    };
+    return {
+      allowed: true,
+      reservation: {
+        succeeded: async () => report("success"),
+        failed: async () => report("failure"),
+        released: async () => report("release"),
+      },
+    };
+  }
+
+  /**
+   * reserve() without reporting lockouts: the settle returns the subjects its outcome locked out. The
+   * shared limiter keeps this replica's counts with it beside Redis's, and reports lockouts itself.
+   */
+  reserveLocally(clientKey: string, addressKey: string): LocalReservation | ({ allowed: false } & Refusal) {
+    const locked = this.#lockedAt(clientKey, addressKey, this.#clock());
     if (locked !== undefined) return { allowed: false, ...locked };
     const pending = this.#pending.get(clientKey) ?? 0;
     const addressPending = this.#pending.get(`a:${addressKey}`) ?? 0;
@@ -56,8 +80,8 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
     this.#pending.set(clientKey, pending + 1);
     this.#pending.set(`a:${addressKey}`, addressPending + 1);
     let settled = false;
-    const settle = (outcome: "success" | "failure" | "release"): void => {
-      if (settled) return;
+    const settle = (outcome: Outcome): LockoutSubject[] => {
+      if (settled) return [];
       settled = true;
       this.#release(clientKey);
       this.#release(`a:${addressKey}`);
@@ -65,48 +89,41 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
         // Only the clientId starts over: an attacker holding one valid account must not be able to
         // clear the address count between guesses at other clients.
         this.#subjects.delete(`c:${clientKey}`);
-      } else if (outcome === "failure") {
-        const now = this.#clock();
-        if (recordFailure(this.#subject(`c:${clientKey}`), now, this.#policy.threshold, this.#policy)) {
-          this.#onLockout?.("client");
-        }
-        if (
-          recordFailure(this.#subject(`a:${addressKey}`), now, this.#policy.addressThreshold, this.#policy)
-        ) {
-          this.#onLockout?.("address");
-        }
+        return [];
       }
+      if (outcome !== "failure") return [];
+      const now = this.#clock();
+      const started: LockoutSubject[] = [];
+      if (recordFailure(this.#subject(`c:${clientKey}`), now, this.#policy.threshold, this.#policy))
+        started.push("client");
+      if (recordFailure(this.#subject(`a:${addressKey}`), now, this.#policy.addressThreshold, this.#policy))
+        started.push("address");
+      return started;
     };
-    return {
-      allowed: true,
-      reservation: {
-        succeeded: async () => settle("success"),
-        failed: async () => settle("failure"),
-        released: async () => settle("release"),
-      },
-    };
+    return { allowed: true, settle };
   }
 
   /**
-   * Counts an attempt as in flight without checking any budget, until the returned release is called.
-   * The Redis limiter holds its shared reservations here too, so when Redis goes down mid-burst the
-   * fallback's budget already includes this replica's attempts in flight instead of starting afresh.
+   * Keeps a lockout the shared store reported (other replicas' guesses count in it), so this replica
+   * still enforces it should the store lose it: an outage, an eviction, a dead shard.
    */
-  hold(clientKey: string, addressKey: string): () => void {
-    this.#pending.set(clientKey, (this.#pending.get(clientKey) ?? 0) + 1);
-    this.#pending.set(`a:${addressKey}`, (this.#pending.get(`a:${addressKey}`) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#release(clientKey);
-      this.#release(`a:${addressKey}`);
-    };
+  holdLockout(subject: LockoutSubject, key: string, untilMs: number): void {
+    const state = this.#subject(subject === "client" ? `c:${key}` : `a:${key}`);
+    if (untilMs > state.lockedUntilMs) state.lockedUntilMs = untilMs;
   }
 
   async close(): Promise<void> {
     this.#subjects.clear();
     this.#pending.clear();
+  }
+
+  #lockedAt(clientKey: string, addressKey: string, now: number): Refusal | undefined {
+    const client = this.#subjects.get(`c:${clientKey}`);
+    const address = this.#subjects.get(`a:${addressKey}`);
+    return lockRefusal(
+      client === undefined ? undefined : lockedSeconds(client, now, this.#policy),
+      address === undefined ? undefined : lockedSeconds(address, now, this.#policy),
+    );
   }
 
   #release(key: string): void {

@@ -2,9 +2,19 @@ import type { ConnectionOptions } from "node:tls";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import type { RedisTls, SharedStoreConfig } from "../../config/index.js";
+import { guardClusterNode } from "./bounded-command.js";
+import { checkEvictionPolicy, evictedKeys } from "./eviction-policy.js";
 import { RedisHealth, type SharedClient, type SharedStoreObserver } from "./redis-health.js";
 
-const PROBE_INTERVAL_MS = 1_000;
+// How often the health watch looks at a suspect or ended connection.
+const PROBE_INTERVAL_MS = 250;
+// A failure of one cause (a full Redis, a missing permission) is logged at most once per interval.
+const FAILURE_LOG_INTERVAL_MS = 5_000;
+
+/** What connectRedis reports to besides the health observer: the server's eviction counter. */
+export interface SharedStoreMetrics extends SharedStoreObserver {
+  watchEvictedKeys(read: () => Promise<number | undefined>): void;
+}
 
 // Reconnect quickly and keep trying: sharing resumes by itself within about a second of Redis (or a
 // promoted replica, or a cluster's new slot owner) answering again.
@@ -18,23 +28,31 @@ const backOff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 5)
 export function connectRedis(
   settings: SharedStoreConfig,
   logger: Logger,
-  observer: SharedStoreObserver,
+  observer: SharedStoreMetrics,
 ): RedisHealth {
   const timeoutMs = settings.commandTimeoutMs;
   const client = makeClient(settings);
-  return new RedisHealth(client, {
+  const health = new RedisHealth(client, {
     topology: settings.kind === "redis" ? "standalone" : settings.kind,
     logger,
     observer,
     probeIntervalMs: PROBE_INTERVAL_MS,
     tripAfterMs: Math.max(1_000, timeoutMs * 4),
     deadlineMs: timeoutMs,
+    logIntervalMs: FAILURE_LOG_INTERVAL_MS,
   });
+  health.onReady(() => void checkEvictionPolicy(health, settings.evictingPolicy, logger, timeoutMs));
+  observer.watchEvictedKeys(() => evictedKeys(client, timeoutMs));
+  return health;
 }
 
 /** The ioredis client for `settings`. */
 function makeClient(settings: SharedStoreConfig): SharedClient {
-  if (settings.kind === "cluster") return new Cluster([...settings.nodes], clusterOptions(settings));
+  if (settings.kind === "cluster") {
+    const cluster = new Cluster([...settings.nodes], clusterOptions(settings));
+    cluster.on("+node", guardClusterNode);
+    return cluster;
+  }
   if (settings.kind === "sentinel") return new Redis(sentinelOptions(settings));
   return new Redis(settings.url, { ...nodeOptions(settings.commandTimeoutMs, settings.tls), ...failover });
 }
@@ -42,10 +60,15 @@ function makeClient(settings: SharedStoreConfig): SharedClient {
 /** What every connection to a data node shares, whichever topology it belongs to. */
 function nodeOptions(timeoutMs: number, tls: RedisTls | undefined) {
   return {
-    commandTimeout: timeoutMs,
+    // Only a backstop: every command runs inside RedisHealth's own deadline (runBounded), which
+    // lets a reply already received win over a timer that a busy event loop fires late.
+    commandTimeout: Math.max(1_000, timeoutMs * 4),
     connectTimeout: Math.max(1_000, timeoutMs * 4),
-    maxRetriesPerRequest: 1,
+    maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
+    // The ready check is an INFO, which an ACL user may lack (ioredis then writes a warning to
+    // stderr); a server still loading answers LOADING, a refusal like any other (local state).
+    enableReadyCheck: false,
     connectionName: "aspose-token-subgraph",
     ...(tls === undefined ? {} : { tls: tlsOptions(tls) }),
   } satisfies RedisOptions;
@@ -76,7 +99,8 @@ export function clusterOptions(settings: ClusterSettings): ClusterOptions {
     // reconnection up for long.
     slotsRefreshTimeout: Math.max(1_000, timeoutMs * 4),
     slotsRefreshInterval: 5_000,
-    // Redirections and retries through a failover stay inside the command deadline (RedisHealth).
+    // Redirections and retries through a failover are cut off at the caller's deadline: a command
+    // withdrawn by RedisHealth is never sent again (guardClusterNode).
     retryDelayOnFailover: 100,
     retryDelayOnClusterDown: 100,
     retryDelayOnTryAgain: 50,

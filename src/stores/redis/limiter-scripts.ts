@@ -5,109 +5,146 @@
  */
 import { LuaScript } from "./lua-script.js";
 
-/** The four keys one request's scripts touch: each subject's state and its attempts in flight. */
-export interface SubjectKeys {
-  readonly clientState: string;
-  readonly addressState: string;
-  readonly clientPending: string;
-  readonly addressPending: string;
+/**
+ * The limiter's four keys, whatever the number of subjects:
+ * - `subjects`, a hash: subject -> "failures:last:until:strikes" (SubjectState's fields);
+ * - `expiry`, a sorted set: subject -> when its counts stop mattering (cleanup and the count bound);
+ * - `pending`, a sorted set: `<subject>|<reservation id>` -> when that reservation lapses;
+ * - `inflight`, a hash: subject -> its reservations in flight.
+ * A subject is `c:<client key>` or `a:<address key>` (HMAC keys, never a clientId or address in
+ * clear). Every script takes a client and an address together, atomically, and one address meets many
+ * clients: all four keys share the tag {attempts}, one cluster slot. The keys carry no TTL: entries
+ * expire inside them, so only an allkeys-* eviction policy can take them (see eviction-policy.ts), and
+ * a guessing flood over fresh clientIds or addresses grows them to MAX_SUBJECTS entries, not further.
+ */
+export interface LimiterKeys {
+  readonly subjects: string;
+  readonly expiry: string;
+  readonly pending: string;
+  readonly inflight: string;
 }
 
-/** How a reservation ends. */
-export type Outcome = "success" | "failure" | "release";
-
 /**
- * `<prefix>{attempts}:client:<client key>`, `<prefix>{attempts}:address:<address key>` and their
- * `:pending` sets. Every script takes a client and an address together, atomically, and one address
- * meets many clients: no tag narrower than the whole limiter keeps each call's keys in one cluster
- * slot, so all limiter keys share the tag {attempts}. One slot (one shard) carries the limiter: it is
- * asked only before upstream attempts and, at most once a second per pair, on cache hits, far below
- * what one shard serves. Tokens, the hot path, spread over every slot.
+ * Subjects the shared limiter holds at most (about 150 bytes each in Redis): past it the ones whose
+ * counts matter least (soonest to expire, not locked out) go first, as in the in-memory limiter's LRU.
  */
-export function subjectKeys(prefix: string, clientKey: string, addressKey: string): SubjectKeys {
-  const client = `${prefix}{attempts}:client:${clientKey}`;
-  const address = `${prefix}{attempts}:address:${addressKey}`;
+export const MAX_SUBJECTS = 100_000;
+
+export function limiterKeys(prefix: string): LimiterKeys {
+  const base = `${prefix}{attempts}`;
   return {
-    clientState: client,
-    addressState: address,
-    clientPending: `${client}:pending`,
-    addressPending: `${address}:pending`,
+    subjects: `${base}:subjects`,
+    expiry: `${base}:expiry`,
+    pending: `${base}:pending`,
+    inflight: `${base}:inflight`,
   };
 }
 
-// The subject state is a hash {failures, last, until, strikes}, the same fields as SubjectState, read
-// with the window applied exactly as lockedSeconds() does: outside a lockout, counts older than the
-// window are forgotten. In-flight reservations are a sorted set scored by their expiry.
-const LOAD_STATE = `
-local function load(key, now, window)
-  local v = redis.call('HMGET', key, 'failures', 'last', 'until', 'strikes')
-  local s = { failures = tonumber(v[1]) or 0, last = tonumber(v[2]) or 0,
-              untilMs = tonumber(v[3]) or 0, strikes = tonumber(v[4]) or 0 }
+/** The subject names for one request's clientId and address. */
+export function subjectNames(clientKey: string, addressKey: string): [string, string] {
+  return [`c:${clientKey}`, `a:${addressKey}`];
+}
+
+// KEYS: subjects, expiry, pending, inflight. Shared by RESERVE and SETTLE: load a subject with the
+// window applied exactly as lockedSeconds() does (outside a lockout, counts older than the window are
+// forgotten); drop lapsed reservations (a replica that died mid-attempt never settles them), a bounded
+// number per call.
+const COMMON = `
+local function load(subject, now, window)
+  local v = redis.call('HGET', KEYS[1], subject)
+  local s = { failures = 0, last = 0, untilMs = 0, strikes = 0 }
+  if v then
+    local f, l, u, k = string.match(v, '^(%d+):(%d+):(%d+):(%d+)$')
+    s = { failures = tonumber(f) or 0, last = tonumber(l) or 0, untilMs = tonumber(u) or 0,
+          strikes = tonumber(k) or 0 }
+  end
   if s.untilMs <= now and s.last > 0 and now - s.last > window then
     s.failures = 0
     s.strikes = 0
   end
   return s
 end
+local function lapse(now)
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 100)
+  for _, member in ipairs(gone) do
+    redis.call('ZREM', KEYS[3], member)
+    local subject = string.match(member, '^(.*)|')
+    if subject and redis.call('HINCRBY', KEYS[4], subject, -1) <= 0 then
+      redis.call('HDEL', KEYS[4], subject)
+    end
+  end
+end
+local function inflight(subject)
+  return tonumber(redis.call('HGET', KEYS[4], subject) or '0') or 0
+end
+local function unreserve(subject, id)
+  if redis.call('ZREM', KEYS[3], subject .. '|' .. id) == 1 and
+     redis.call('HINCRBY', KEYS[4], subject, -1) <= 0 then
+    redis.call('HDEL', KEYS[4], subject)
+  end
+end
 `;
 
-// KEYS: client state, address state. ARGV: now. Returns the ms left of each subject's lockout (0 when
-// not locked); which one the caller is told about is lockRefusal()'s rule, shared with memory.
+// KEYS: subjects. ARGV: now, client subject, address subject. Returns the ms left of each subject's
+// lockout (0 when not locked); which one the caller is told about is lockRefusal()'s rule.
 export const LOCKED_FOR = new LuaScript(
   `local now = tonumber(ARGV[1])
 local left = {}
 for i = 1, 2 do
-  local untilMs = tonumber(redis.call('HGET', KEYS[i], 'until') or '0') or 0
+  local v = redis.call('HGET', KEYS[1], ARGV[i + 1])
+  local untilMs = v and tonumber(string.match(v, '^%d+:%d+:(%d+):')) or 0
   left[i] = math.max(untilMs - now, 0)
 end
 return left`,
-  2,
+  1,
 );
 
-// KEYS: client state, address state, client pending, address pending.
-// ARGV: now, window ms, client threshold, address threshold, reservation id, reservation ttl ms.
+// KEYS: as COMMON. ARGV: now, window ms, client threshold, address threshold, reservation id,
+// reservation ttl ms, client subject, address subject.
 // Returns {1, 0, 0, 0} reserved; {0, client ms, address ms, 0} locked; {0, 0, 0, 1 | 2} refused because
 // the client's (1) or the address's (2) failures plus attempts in flight fill its budget: busyRefusal()'s
 // rule, counted from the first request for both.
 export const RESERVE = new LuaScript(
-  `${LOAD_STATE}
+  `${COMMON}
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local client = load(KEYS[1], now, window)
-local address = load(KEYS[2], now, window)
+local client = load(ARGV[7], now, window)
+local address = load(ARGV[8], now, window)
 local clientMs = math.max(client.untilMs - now, 0)
 local addressMs = math.max(address.untilMs - now, 0)
 if clientMs > 0 or addressMs > 0 then return {0, clientMs, addressMs, 0} end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-if client.failures + redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then return {0, 0, 0, 1} end
-if address.failures + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[4]) then return {0, 0, 0, 2} end
-local ttl = tonumber(ARGV[6])
-for i = 3, 4 do
-  redis.call('ZADD', KEYS[i], now + ttl, ARGV[5])
-  redis.call('PEXPIRE', KEYS[i], ttl)
+lapse(now)
+if client.failures + inflight(ARGV[7]) >= tonumber(ARGV[3]) then return {0, 0, 0, 1} end
+if address.failures + inflight(ARGV[8]) >= tonumber(ARGV[4]) then return {0, 0, 0, 2} end
+for i = 7, 8 do
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[i] .. '|' .. ARGV[5])
+  redis.call('HINCRBY', KEYS[4], ARGV[i], 1)
 end
 return {1, 0, 0, 0}`,
   4,
 );
 
-// KEYS: as RESERVE. ARGV: now, window ms, client threshold, address threshold, base ms, max ms,
-// reservation id, outcome (success | failure | release). A success clears the clientId's counts only. Returns {client locked, address locked}, each
-// 1 when this failure started a lockout. The failure rule is recordFailure()'s; each state key lives as
-// long as its counts matter: the window after the last failure, or the lockout if longer.
+// KEYS: as COMMON. ARGV: now, window ms, client threshold, address threshold, base ms, max ms,
+// reservation id, outcome (success | failure | release), client subject, address subject, max subjects.
+// A success clears the clientId's counts only. Returns {client locked, address locked}, each 1 when this
+// failure started a lockout. The failure rule is recordFailure()'s; a subject's counts matter for the
+// window after its last failure, or its lockout if longer. The reservation is dropped whether or not
+// RESERVE ever ran (its reply may have timed out): a failure counts either way.
 export const SETTLE = new LuaScript(
-  `${LOAD_STATE}
+  `${COMMON}
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-redis.call('ZREM', KEYS[3], ARGV[7])
-redis.call('ZREM', KEYS[4], ARGV[7])
+unreserve(ARGV[9], ARGV[7])
+unreserve(ARGV[10], ARGV[7])
+lapse(now)
 if ARGV[8] == 'success' then
-  redis.call('DEL', KEYS[1])
+  redis.call('HDEL', KEYS[1], ARGV[9])
+  redis.call('ZREM', KEYS[2], ARGV[9])
   return {0, 0}
 end
 if ARGV[8] ~= 'failure' then return {0, 0} end
-local function fail(key, threshold)
-  local s = load(key, now, window)
+local function fail(subject, threshold)
+  local s = load(subject, now, window)
   local locked = 0
   s.failures = s.failures + 1
   s.last = now
@@ -117,10 +154,36 @@ local function fail(key, threshold)
     s.untilMs = now + math.min(tonumber(ARGV[5]) * 2 ^ (s.strikes - 1), tonumber(ARGV[6]))
     locked = 1
   end
-  redis.call('HSET', key, 'failures', s.failures, 'last', s.last, 'until', s.untilMs, 'strikes', s.strikes)
-  redis.call('PEXPIRE', key, math.max(window, s.untilMs - now))
+  redis.call('HSET', KEYS[1], subject,
+    string.format('%d:%d:%d:%d', s.failures, s.last, s.untilMs, s.strikes))
+  redis.call('ZADD', KEYS[2], now + math.max(window, s.untilMs - now), subject)
   return locked
 end
-return {fail(KEYS[1], tonumber(ARGV[3])), fail(KEYS[2], tonumber(ARGV[4]))}`,
+local result = {fail(ARGV[9], tonumber(ARGV[3])), fail(ARGV[10], tonumber(ARGV[4]))}
+for _, subject in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)) do
+  redis.call('HDEL', KEYS[1], subject)
+  redis.call('ZREM', KEYS[2], subject)
+end
+-- Over the bound: drop the entries that matter least, keeping locked-out subjects while others remain.
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[11])
+if excess > 0 then
+  local dropped = 0
+  local candidates = redis.call('ZRANGE', KEYS[2], 0, excess * 2 + 16)
+  for pass = 1, 2 do
+    for _, subject in ipairs(candidates) do
+      if dropped >= excess then break end
+      local v = redis.call('HGET', KEYS[1], subject)
+      local untilMs = v and tonumber(string.match(v, '^%d+:%d+:(%d+):')) or 0
+      if v and (pass == 2 or untilMs <= now) then
+        redis.call('HDEL', KEYS[1], subject)
+        redis.call('ZREM', KEYS[2], subject)
+        dropped = dropped + 1
+      elseif not v then
+        redis.call('ZREM', KEYS[2], subject)
+      end
+    end
+  end
+end
+return result`,
   4,
 );

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { SharedClient } from "./redis-health.js";
+import type { Send } from "./bounded-command.js";
 
 /**
  * A Lua script run atomically on Redis: by its SHA1 (EVALSHA), sending the source only when the
@@ -19,17 +19,13 @@ export class LuaScript {
   }
 
   /** Runs the script with exactly `keyCount` keys, then its arguments. */
-  async run(
-    client: SharedClient,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
+  async run(send: Send, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     if (keys.length !== this.#keyCount) throw new RangeError(`expected ${this.#keyCount} keys`);
     try {
-      return await client.evalsha(this.#sha, this.#keyCount, ...keys, ...args);
+      return await send("evalsha", [this.#sha, this.#keyCount, ...keys, ...args]);
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
-      return client.eval(this.#source, this.#keyCount, ...keys, ...args);
+      return send("eval", [this.#source, this.#keyCount, ...keys, ...args]);
     }
   }
 }

@@ -6,19 +6,21 @@ import {
   BUSY_RETRY_SECONDS,
   type LockoutListener,
   type LockoutPolicy,
+  type LockoutSubject,
   lockRefusal,
   type Refusal,
   type ReserveResult,
 } from "../../limits/attempt-limiter.js";
 import type { Clock } from "../../tokens/types.js";
-import type { MemoryAttemptLimiter } from "../memory/memory-attempt-limiter.js";
+import type { LocalReservation, MemoryAttemptLimiter, Outcome } from "../memory/memory-attempt-limiter.js";
 import {
   LOCKED_FOR,
-  type Outcome,
+  type LimiterKeys,
+  limiterKeys,
+  MAX_SUBJECTS,
   RESERVE,
   SETTLE,
-  type SubjectKeys,
-  subjectKeys,
+  subjectNames,
 } from "./limiter-scripts.js";
 import type { RedisHealth } from "./redis-health.js";
 
@@ -33,9 +35,11 @@ export interface RedisAttemptLimiterOptions {
    * settles it; past this it stops counting. Must cover a whole upstream call.
    */
   readonly reservationTtlMs: number;
-  /** Takes over while Redis is down, and its lockouts keep counting after Redis returns. */
-  readonly fallback: MemoryAttemptLimiter;
+  /** This replica's own counts: kept beside Redis's always, and all there is when Redis cannot answer. */
+  readonly local: MemoryAttemptLimiter;
   readonly onLockout?: LockoutListener;
+  /** Subjects kept in Redis at most (default MAX_SUBJECTS). */
+  readonly maxSubjects?: number;
 }
 
 // How long a pair Redis found clear is taken as clear without asking again.
@@ -44,71 +48,74 @@ const CLEAR_REUSE_MS = 1000;
 /**
  * Brute-force accounting shared by replicas: the in-memory limiter's rules (per clientId and per
  * address, in-flight attempts counted, doubling lockouts, a bounded window), kept in Redis and applied
- * atomically by Lua scripts, so guesses spread over replicas add up. Keys are the HMAC subject keys,
- * never a clientId or address in clear, and expire once their counts no longer matter. While Redis is
- * down the in-memory limiter takes over, and its lockouts still count once Redis is back.
+ * atomically by Lua scripts, so guesses spread over replicas add up.
+ *
+ * It fails closed to local enforcement: every attempt is also reserved and settled in this replica's
+ * own limiter, and lockouts Redis reports are kept there too, so each decision is the stricter of the
+ * two. When Redis refuses (no permission, out of memory), times out, has lost the counters (an
+ * eviction, a dead shard) or is down, this replica's counts still lock out as the in-memory limiter
+ * would; a request is never refused only because Redis could not answer.
  */
 export class RedisAttemptLimiter implements AttemptLimiter {
   readonly #health: RedisHealth;
-  readonly #prefix: string;
+  readonly #keys: LimiterKeys;
   readonly #policy: LockoutPolicy;
   readonly #clock: Clock;
   readonly #reservationTtlMs: number;
-  readonly #fallback: MemoryAttemptLimiter;
+  readonly #local: MemoryAttemptLimiter;
   readonly #onLockout: LockoutListener | undefined;
+  readonly #maxSubjects: number;
   /** When Redis last found a subject (`c:` client key, `a:` address key) clear, in performance.now() ms. */
   readonly #recentlyClear = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(options: RedisAttemptLimiterOptions) {
     this.#health = options.health;
-    this.#prefix = options.keyPrefix;
+    this.#keys = limiterKeys(options.keyPrefix);
     this.#policy = options.policy;
     this.#clock = options.clock;
     this.#reservationTtlMs = options.reservationTtlMs;
-    this.#fallback = options.fallback;
+    this.#local = options.local;
     this.#onLockout = options.onLockout;
+    this.#maxSubjects = options.maxSubjects ?? MAX_SUBJECTS;
+    // Scripts refused (an ACL user without +@scripting, a tier without EVAL) are found at connection,
+    // not at the first guess: /readyz and the metric say so from the start.
+    options.health.onReady(() => void this.#ask(this.#keys, "probe", "probe"));
   }
 
   async lockedFor(clientKey: string, addressKey: string): Promise<Refusal | undefined> {
-    const local = await this.#fallback.lockedFor(clientKey, addressKey);
+    const local = await this.#local.lockedFor(clientKey, addressKey);
     // Every request, cache hits included, asks this; subjects Redis found clear a moment ago are taken
     // as clear without another round trip. The staleness is bounded (real time, not the injected
     // clock: it is about propagation between replicas) and harmless: an upstream attempt still goes
     // through reserve(), which checks the shared lock atomically.
     const now = performance.now();
-    if (
-      local === undefined &&
-      this.#clearAt(`c:${clientKey}`, now) &&
-      this.#clearAt(`a:${addressKey}`, now)
-    ) {
+    if (local === undefined && this.#clearAt(`c:${clientKey}`, now) && this.#clearAt(`a:${addressKey}`, now))
       return undefined;
+    const shared = await this.#ask(this.#keys, clientKey, addressKey);
+    if (shared === undefined) {
+      this.#forget(clientKey, addressKey);
+      return local;
     }
-    const keys = subjectKeys(this.#prefix, clientKey, addressKey);
-    const step = await this.#health.attempt("limiter", (client) =>
-      LOCKED_FOR.run(client, [keys.clientState, keys.addressState], [this.#clock()]),
-    );
-    const [clientMs = 0, addressMs = 0] = (step.ok ? numbers(step.value) : undefined) ?? [];
-    const shared = lockRefusal(seconds(clientMs), seconds(addressMs));
-    if (step.ok && shared === undefined) {
+    const refusal = this.#keep(clientKey, addressKey, shared[0], shared[1]);
+    if (refusal === undefined) {
       this.#recentlyClear.set(`c:${clientKey}`, now);
       this.#recentlyClear.set(`a:${addressKey}`, now);
-    } else {
-      this.#forget(clientKey, addressKey);
     }
-    if (local === undefined) return shared;
-    return shared === undefined || local.retryAfterSeconds >= shared.retryAfterSeconds ? local : shared;
+    return stricter(local, refusal);
   }
 
   async reserve(clientKey: string, addressKey: string): Promise<ReserveResult> {
-    const local = await this.#fallback.lockedFor(clientKey, addressKey);
-    if (local !== undefined) return { allowed: false, ...local };
-    const keys = subjectKeys(this.#prefix, clientKey, addressKey);
+    // This replica's own budget first: it refuses whatever Redis would say.
+    const local = this.#local.reserveLocally(clientKey, addressKey);
+    if (!local.allowed) return local;
     const id = randomBytes(12).toString("base64url");
     const policy = this.#policy;
-    const step = await this.#health.attempt("limiter", (client) =>
+    const [client, address] = subjectNames(clientKey, addressKey);
+    const k = this.#keys;
+    const step = await this.#health.attempt("limiter", (send) =>
       RESERVE.run(
-        client,
-        [keys.clientState, keys.addressState, keys.clientPending, keys.addressPending],
+        send,
+        [k.subjects, k.expiry, k.pending, k.inflight],
         [
           this.#clock(),
           policy.windowSeconds * 1000,
@@ -116,29 +123,48 @@ export class RedisAttemptLimiter implements AttemptLimiter {
           policy.addressThreshold,
           id,
           this.#reservationTtlMs,
+          client,
+          address,
         ],
       ),
     );
     const reply = step.ok ? numbers(step.value) : undefined;
-    if (reply === undefined) {
-      if (!step.ok && step.reason === "failed") {
-        // The reply timed out, so the script may have granted a place this caller will not use: give
-        // it back, and refuse for a second rather than grant a second, local budget on top of the
-        // shared one (a burst that slows Redis down would otherwise get both). Known-good credentials
-        // never come here; once Redis is found down, the local limiter takes over below.
-        void this.#settleShared(keys, id, "release");
-        return { allowed: false, retryAfterSeconds: BUSY_RETRY_SECONDS, reason: "shared_store_slow" };
-      }
-      return this.#fallback.reserve(clientKey, addressKey);
-    }
+    // No answer: the local reservation alone decides. Its outcome is still offered to Redis with the
+    // same id, so a reservation that ran after all is dropped and a failure counts there too.
+    if (reply === undefined) return { allowed: true, reservation: this.#reservation(clientKey, addressKey, id, local) };
     const [allowed, clientMs = 0, addressMs = 0, busy] = reply;
-    if (allowed !== 1) {
-      const locked = lockRefusal(seconds(clientMs), seconds(addressMs));
-      if (locked !== undefined) return { allowed: false, ...locked };
-      const reason = busy === 2 ? "address_busy" : "client_busy";
-      return { allowed: false, retryAfterSeconds: BUSY_RETRY_SECONDS, reason };
-    }
-    return { allowed: true, reservation: this.#reservation(clientKey, addressKey, keys, id) };
+    if (allowed === 1) return { allowed: true, reservation: this.#reservation(clientKey, addressKey, id, local) };
+    local.settle("release");
+    const locked = this.#keep(clientKey, addressKey, clientMs, addressMs);
+    if (locked !== undefined) return { allowed: false, ...locked };
+    const reason = busy === 2 ? "address_busy" : "client_busy";
+    return { allowed: false, retryAfterSeconds: BUSY_RETRY_SECONDS, reason };
+  }
+
+  /** The local counts only; the Redis client belongs to whoever made it. */
+  async close(): Promise<void> {
+    await this.#local.close();
+  }
+
+  /** The ms left of each subject's shared lockout, or undefined when Redis could not tell. */
+  async #ask(keys: LimiterKeys, clientKey: string, addressKey: string): Promise<[number, number] | undefined> {
+    const step = await this.#health.attempt("limiter", (send) =>
+      LOCKED_FOR.run(send, [keys.subjects], [this.#clock(), ...subjectNames(clientKey, addressKey)]),
+    );
+    const [clientMs, addressMs] = (step.ok ? numbers(step.value) : undefined) ?? [];
+    return clientMs === undefined || addressMs === undefined ? undefined : [clientMs, addressMs];
+  }
+
+  /** The refusal for Redis's lockouts (capped by the policy), each also kept locally. */
+  #keep(clientKey: string, addressKey: string, clientMs: number, addressMs: number): Refusal | undefined {
+    // Never longer than the policy allows, whatever a record in Redis says.
+    const maxMs = this.#policy.maxSeconds * 1000;
+    const now = this.#clock();
+    const client = Math.min(clientMs, maxMs);
+    const address = Math.min(addressMs, maxMs);
+    if (client > 0) this.#local.holdLockout("client", clientKey, now + client);
+    if (address > 0) this.#local.holdLockout("address", addressKey, now + address);
+    return lockRefusal(seconds(client), seconds(address));
   }
 
   #clearAt(subject: string, now: number): boolean {
@@ -151,25 +177,17 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     this.#recentlyClear.delete(`a:${addressKey}`);
   }
 
-  /** The fallback's state only; the Redis client belongs to whoever made it. */
-  async close(): Promise<void> {
-    await this.#fallback.close();
-  }
-
-  #reservation(clientKey: string, addressKey: string, keys: SubjectKeys, id: string): AttemptReservation {
-    // In flight for the fallback too: were Redis to fail now, it must not grant a fresh budget.
-    const releaseLocal = this.#fallback.hold(clientKey, addressKey);
+  #reservation(clientKey: string, addressKey: string, id: string, local: LocalReservation): AttemptReservation {
     let settled = false;
     const settle = async (outcome: Outcome): Promise<void> => {
       if (settled) return;
       settled = true;
-      releaseLocal();
+      const lockedLocally = local.settle(outcome);
       // This replica's own failure may have locked the pair: ask Redis again next time.
       if (outcome === "failure") this.#forget(clientKey, addressKey);
-      // If Redis cannot take the outcome, the reservation expires by itself; a failure must still
-      // count somewhere.
-      if (!(await this.#settleShared(keys, id, outcome)) && outcome === "failure")
-        await this.#recordLocally(clientKey, addressKey);
+      const lockedShared = await this.#settleShared(clientKey, addressKey, id, outcome);
+      // One report per lockout: Redis's when it answered (it counts every replica's guesses).
+      for (const subject of lockedShared ?? lockedLocally) this.#onLockout?.(subject);
     };
     return {
       succeeded: () => settle("success"),
@@ -178,13 +196,19 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     };
   }
 
-  /** Applies an attempt's outcome in Redis; false when Redis could not take it. */
-  async #settleShared(keys: SubjectKeys, id: string, outcome: Outcome): Promise<boolean> {
+  /** Applies an attempt's outcome in Redis: the subjects it locked out, or undefined without an answer. */
+  async #settleShared(
+    clientKey: string,
+    addressKey: string,
+    id: string,
+    outcome: Outcome,
+  ): Promise<LockoutSubject[] | undefined> {
     const policy = this.#policy;
-    const step = await this.#health.attempt("limiter", (client) =>
+    const k = this.#keys;
+    const step = await this.#health.attempt("limiter", (send) =>
       SETTLE.run(
-        client,
-        [keys.clientState, keys.addressState, keys.clientPending, keys.addressPending],
+        send,
+        [k.subjects, k.expiry, k.pending, k.inflight],
         [
           this.#clock(),
           policy.windowSeconds * 1000,
@@ -194,20 +218,23 @@ export class RedisAttemptLimiter implements AttemptLimiter {
           policy.maxSeconds * 1000,
           id,
           outcome,
+          ...subjectNames(clientKey, addressKey),
+          this.#maxSubjects,
         ],
       ),
     );
     const reply = step.ok ? numbers(step.value) : undefined;
-    if (reply === undefined) return false;
-    if (reply[0] === 1) this.#onLockout?.("client");
-    if (reply[1] === 1) this.#onLockout?.("address");
-    return true;
+    if (reply === undefined) return undefined;
+    const locked: LockoutSubject[] = [];
+    if (reply[0] === 1) locked.push("client");
+    if (reply[1] === 1) locked.push("address");
+    return locked;
   }
+}
 
-  async #recordLocally(clientKey: string, addressKey: string): Promise<void> {
-    const local = await this.#fallback.reserve(clientKey, addressKey);
-    if (local.allowed) await local.reservation.failed();
-  }
+function stricter(local: Refusal | undefined, shared: Refusal | undefined): Refusal | undefined {
+  if (local === undefined) return shared;
+  return shared === undefined || local.retryAfterSeconds >= shared.retryAfterSeconds ? local : shared;
 }
 
 // The whole seconds a lockout of `ms` is reported as (lockedSeconds()'s rounding), undefined when none.

@@ -1,8 +1,9 @@
-import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "pino";
+import { runBounded, type Send, type SharedClient } from "./bounded-command.js";
+import { causeOf, type FailureCause, FailureLog, isReplyError } from "./store-failures.js";
 
-/** A connection to the shared store: one Redis (standalone or through Sentinel) or a Redis Cluster. */
-export type SharedClient = Redis | Cluster;
+export type { Send, SharedClient } from "./bounded-command.js";
+export type { FailureCause } from "./store-failures.js";
 
 /** How the shared store is deployed, as /readyz and the metrics name it. */
 export type SharedStoreTopology = "standalone" | "cluster" | "sentinel";
@@ -10,80 +11,79 @@ export type SharedStoreTopology = "standalone" | "cluster" | "sentinel";
 /** The shared store operations that fall back to local state when Redis cannot answer. */
 export type SharedStoreOperation = "token_read" | "token_write" | "lock" | "limiter";
 
+/** What a degradation is about: one operation, or the store as a whole (its configuration). */
+export type DegradedScope = SharedStoreOperation | "store";
+
 /** Where the store's health is reported (ServiceMetrics). */
 export interface SharedStoreObserver {
   sharedStoreUp(up: boolean): void;
   sharedStoreTopology(topology: SharedStoreTopology): void;
   sharedStoreFallback(operation: SharedStoreOperation): void;
+  /** `cause` undefined: the scope works again. */
+  sharedStoreDegraded(scope: DegradedScope, cause: FailureCause | undefined): void;
 }
 
 /**
- * A command's result, or why there is none: Redis is down (not sent), the command failed (timed out:
- * it may still have run), or Redis refused it (a script error). The caller then uses local state.
+ * A command's result, or why there is none: Redis is down or withheld (not sent), the command failed
+ * (no reply in time, or the connection dropped under it: it may still have run), or Redis refused it
+ * (an error reply: it did not run). The caller then uses local state.
  */
 export type Attempt<T> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly reason: "down" | "failed" | "refused" };
+  | { readonly ok: false; readonly reason: "down" | "failed" | "refused"; readonly cause: FailureCause };
 
 export interface RedisHealthOptions {
   readonly topology: SharedStoreTopology;
   readonly logger: Logger;
   readonly observer: SharedStoreObserver;
-  /** While down with the connection still open (Redis hung), how often a PING checks for recovery. */
+  /** How often the watch looks at the connection: a PING while suspect, a reconnect once ended. */
   readonly probeIntervalMs: number;
-  /**
-   * Command failures on an open connection trip the store to down only when they go on this long with
-   * no success in between: one late reply (a busy event loop fires the timeout first) is not an outage.
-   */
+  /** A store failing this long with no success in between is an outage (logged, /readyz "down"). */
   readonly tripAfterMs: number;
-  /**
-   * The longest a command may take, whatever the client does meanwhile: a cluster client retries a
-   * command on its own through a failover or a slot move (MOVED, ASK, TRYAGAIN, CLUSTERDOWN), past
-   * any one node's command timeout. Past this the caller uses local state, as for a timeout.
-   */
+  /** The longest a run of commands may take, whatever the client does meanwhile (REDIS_TIMEOUT_MS). */
   readonly deadlineMs: number;
-}
-
-/** Thrown when a command outlives RedisHealthOptions.deadlineMs (it may still run on the server). */
-class DeadlineExceeded extends Error {
-  override readonly name = "DeadlineExceeded";
+  /** How often a repeated failure of one cause is logged at most. */
+  readonly logIntervalMs: number;
 }
 
 /**
- * Whether Redis can be used right now, and the one way commands reach it. While it is down, commands
- * are not sent at all (callers fall straight back to local state instead of each waiting out a
- * timeout); it is back when the client reconnects or a probe PING answers. Each outage is logged once
- * when it starts and once when it ends.
+ * Whether Redis can be used right now, and the one way commands reach it. Commands are sent only
+ * while the store is up and not suspect: after a command times out, none is sent until a PING answers
+ * again, so a frozen Redis costs a request at most one deadline before local state answers. A client
+ * that ended without the service closing it (ioredis gives up on some failover races) is reconnected.
+ * Each outage is logged once when it starts and once when it ends; failures by cause at most once per
+ * interval (FailureLog). Degradations (an operation failing, an unsafe server setting) are reported
+ * with their cause until the operation succeeds again.
  */
 export class RedisHealth {
   readonly name = "redis";
   readonly client: SharedClient;
   readonly topology: SharedStoreTopology;
-  readonly #logger: Logger;
-  readonly #observer: SharedStoreObserver;
-  readonly #probeIntervalMs: number;
-  readonly #tripAfterMs: number;
-  readonly #deadlineMs: number;
+  readonly #options: RedisHealthOptions;
+  readonly #failures: FailureLog;
+  readonly #degraded = new Map<DegradedScope, FailureCause>();
+  readonly #withheld = new Set<SharedStoreOperation>();
+  readonly #onReady: (() => void)[] = [];
   #failingSince: number | undefined;
-  #refusing = false;
+  #suspect = false;
   #state: "starting" | "up" | "down" = "starting";
-  #probe: NodeJS.Timeout | undefined;
+  readonly #watch: NodeJS.Timeout;
+  #probing = false;
   #closing = false;
 
   constructor(client: SharedClient, options: RedisHealthOptions) {
     this.client = client;
     this.topology = options.topology;
-    this.#deadlineMs = options.deadlineMs;
-    this.#logger = options.logger;
-    this.#observer = options.observer;
-    this.#probeIntervalMs = options.probeIntervalMs;
-    this.#tripAfterMs = options.tripAfterMs;
-    this.#observer.sharedStoreUp(false);
-    this.#observer.sharedStoreTopology(options.topology);
+    this.#options = options;
+    this.#failures = new FailureLog(options.logger, options.logIntervalMs);
+    options.observer.sharedStoreUp(false);
+    options.observer.sharedStoreTopology(options.topology);
     client.on("ready", () => this.#markUp());
-    // Without an "error" listener a connection failure would be an unhandled error event.
-    client.on("error", (error: Error) => this.#markDown(error));
-    client.on("close", () => this.#markDown(undefined));
+    // Without an "error" listener a connection failure would be an unhandled error event; the
+    // outage itself is reported once, by #markDown.
+    client.on("error", () => {});
+    client.on("close", () => this.#markDown());
+    this.#watch = setInterval(() => void this.#probe(), options.probeIntervalMs).unref();
     if (client.status === "ready") this.#markUp();
   }
 
@@ -91,108 +91,143 @@ export class RedisHealth {
     return this.#state === "up";
   }
 
+  /** The reasons the store is degraded now, `scope:cause`, sorted; empty when it is not. */
+  degraded(): string[] {
+    return [...this.#degraded].map(([scope, cause]) => `${scope}:${cause}`).sort();
+  }
+
+  /** /readyz's view: "up", "degraded" (with the reasons) or "down", and the topology. */
+  readiness(): Record<string, string> {
+    const reasons = this.degraded();
+    if (this.#state !== "up") return { redis: "down", redisTopology: this.topology };
+    if (reasons.length === 0) return { redis: "up", redisTopology: this.topology };
+    return { redis: "degraded", redisDegraded: reasons.join(","), redisTopology: this.topology };
+  }
+
+  /** Runs `listener` every time the connection becomes ready (start-up checks, script probes). */
+  onReady(listener: () => void): void {
+    this.#onReady.push(listener);
+    if (this.#state === "up") listener();
+  }
+
+  /** Records (or, with `cause` undefined, clears) a degradation found outside a command's failure. */
+  setDegraded(scope: DegradedScope, cause: FailureCause | undefined): void {
+    if (this.#degraded.get(scope) === cause) return;
+    if (cause === undefined) this.#degraded.delete(scope);
+    else this.#degraded.set(scope, cause);
+    this.#options.observer.sharedStoreDegraded(scope, cause);
+  }
+
+  /** Stops sending `operation` (it answers "down" at once) while `withheld`. */
+  withhold(operation: SharedStoreOperation, withheld: boolean): void {
+    if (withheld) this.#withheld.add(operation);
+    else this.#withheld.delete(operation);
+  }
+
   /**
-   * Runs `command` when Redis is up; any failure is reported, never thrown. A failed command may still
-   * have run on the server (its reply came too late): callers keep their writes idempotent.
+   * Runs `command` (every Redis command it sends, through `send`) within the deadline when Redis is
+   * usable; any failure is reported, never thrown. A failed command may still have run on the server:
+   * callers keep their writes harmless to repeat or to leave behind.
    */
-  async attempt<T>(
-    operation: SharedStoreOperation,
-    command: (client: SharedClient) => Promise<T>,
-  ): Promise<Attempt<T>> {
-    if (this.#state !== "up") {
-      this.#observer.sharedStoreFallback(operation);
-      return { ok: false, reason: "down" };
+  async attempt<T>(operation: SharedStoreOperation, command: (send: Send) => Promise<T>): Promise<Attempt<T>> {
+    if (this.#state !== "up" || this.#suspect || this.#withheld.has(operation)) {
+      this.#options.observer.sharedStoreFallback(operation);
+      return { ok: false, reason: "down", cause: this.#degraded.get(operation) ?? "unreachable" };
     }
     try {
-      const value = await this.#bounded(command(this.client));
+      const value = await runBounded(this.client, this.#options.deadlineMs, command);
       this.#failingSince = undefined;
-      this.#refusing = false;
+      this.setDegraded(operation, undefined);
       return { ok: true, value };
     } catch (error) {
-      this.#observer.sharedStoreFallback(operation);
-      return { ok: false, reason: this.#failed(error, operation) };
+      this.#options.observer.sharedStoreFallback(operation);
+      return this.#failed(operation, error);
     }
   }
 
-  /** Stops the probe; the client's own close is not an outage. */
+  /** Stops the watch; the client's own close is not an outage. */
   close(): void {
     this.#closing = true;
-    this.#stopProbe();
+    clearInterval(this.#watch);
+    this.#failures.close();
   }
 
-  async #bounded<T>(pending: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new DeadlineExceeded("shared store command deadline")),
-        this.#deadlineMs,
+  #failed(operation: SharedStoreOperation, error: unknown): Attempt<never> {
+    const cause = causeOf(error);
+    this.setDegraded(operation, cause);
+    if (isReplyError(error)) {
+      // A refusal says nothing about reachability; it is logged without a stack (it is not a bug).
+      const reply = error.message.split(" ", 1)[0];
+      this.#failures.report(
+        `${operation}:${cause}`,
+        { operation, cause, reply },
+        "Redis refused a command; using local state for it",
       );
-    });
-    try {
-      return await Promise.race([pending, deadline]);
-    } finally {
-      clearTimeout(timer);
-      // A command past its deadline settles later, unobserved: its failure is already reported.
-      pending.catch(() => {});
+      return { ok: false, reason: "refused", cause };
     }
+    if (cause === "timeout")
+      this.#failures.report(
+        `${operation}:timeout`,
+        { operation, cause, timeoutMs: this.#options.deadlineMs },
+        "Redis did not answer in time; using local state until it does",
+      );
+    // Suspect until a PING answers: no request waits out another timeout meanwhile.
+    this.#suspect = true;
+    this.#failingSince ??= performance.now();
+    void this.#probe();
+    return { ok: false, reason: "failed", cause };
   }
 
-  #failed(error: unknown, operation: SharedStoreOperation): "down" | "failed" | "refused" {
-    // A refused command (a script error) says nothing about reachability: report it, stay up.
-    if (error instanceof Error && error.name === "ReplyError") {
-      // Once until a command succeeds again (a READONLY or OOM server refuses every command).
-      if (!this.#refusing)
-        this.#logger.error({ err: error, operation }, "Redis refused a command; using local state for it");
-      this.#refusing = true;
-      return "refused";
+  async #probe(): Promise<void> {
+    if (this.#closing || this.#probing) return;
+    const client = this.client;
+    if (client.status === "end") {
+      // Ended without close(): ioredis will not reconnect by itself, so the service does.
+      this.#failures.report("connection:ended", {}, "Redis connection ended; reconnecting");
+      client.connect().catch(() => {});
+      return;
     }
-    // No connection: down at once (the client's own events usually say so first).
-    if (this.client.status !== "ready") {
-      this.#markDown(error);
-      return "down";
+    if (!(this.#suspect || this.#state === "down") || client.status !== "ready") return;
+    this.#probing = true;
+    try {
+      await runBounded(client, this.#options.deadlineMs, (send) => send("ping", []));
+      this.#suspect = false;
+      this.#failingSince = undefined;
+      // Answering again: what only reachability broke works again too (refusals wait for a success).
+      for (const [scope, cause] of this.#degraded)
+        if (cause === "timeout" || cause === "unreachable") this.setDegraded(scope, undefined);
+      this.#markUp();
+    } catch {
+      const since = this.#failingSince ?? performance.now();
+      this.#failingSince = since;
+      if (performance.now() - since >= this.#options.tripAfterMs) this.#markDown();
+    } finally {
+      this.#probing = false;
     }
-    const now = performance.now();
-    this.#failingSince ??= now;
-    if (now - this.#failingSince < this.#tripAfterMs) return "failed";
-    this.#markDown(error);
-    return "down";
   }
 
   #markUp(): void {
-    if (this.#state === "up" || this.#closing) return;
+    if (this.#closing) return;
+    if (this.#state === "up") return;
     const recovered = this.#state === "down";
     this.#state = "up";
+    this.#suspect = false;
     this.#failingSince = undefined;
-    this.#stopProbe();
-    this.#observer.sharedStoreUp(true);
-    this.#logger.info(
+    this.#options.observer.sharedStoreUp(true);
+    this.#options.logger.info(
       recovered
         ? "Redis is back: token cache and lockout counters are shared again"
         : "Redis connected: token cache and lockout counters are shared",
     );
+    for (const listener of this.#onReady) listener();
   }
 
-  #markDown(error: unknown): void {
+  #markDown(): void {
     if (this.#state === "down" || this.#closing) return;
     this.#state = "down";
-    this.#observer.sharedStoreUp(false);
-    this.#logger.warn(
-      { err: error },
+    this.#options.observer.sharedStoreUp(false);
+    this.#options.logger.warn(
       "Redis unavailable: serving from this replica's local cache and counters until it returns",
     );
-    this.#probe = setInterval(() => {
-      // A closed connection comes back through the client's own reconnects and its "ready" event.
-      if (this.client.status !== "ready") return;
-      this.client.ping().then(
-        () => this.#markUp(),
-        () => {},
-      );
-    }, this.#probeIntervalMs);
-    this.#probe.unref();
-  }
-
-  #stopProbe(): void {
-    if (this.#probe !== undefined) clearInterval(this.#probe);
-    this.#probe = undefined;
   }
 }

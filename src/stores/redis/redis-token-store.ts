@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { Credential } from "../../tokens/credential.js";
 import type { FetchClaim, StoredToken, TokenStore } from "../../tokens/ports.js";
 import { SingleFlight } from "../../tokens/single-flight.js";
@@ -16,10 +17,10 @@ export interface RedisTokenStoreOptions {
   /** Bound of the local tier in front of Redis (TOKEN_CACHE_MAX_ENTRIES); at least 1. */
   readonly maxEntries: number;
   /**
-   * Lifetime of the cross-replica fetch claim (a lock). Must cover a whole upstream call
-   * (ASPOSE_TOTAL_TIMEOUT_MS) so a slow holder is not doubled.
+   * Lease of the cross-replica fetch claim (a lock): renewed every third of it while the fetch lives,
+   * so a holder that dies frees the claim within one lease, however long a fetch may take.
    */
-  readonly claimTtlMs: number;
+  readonly leaseMs: number;
   /** For token lifetimes (entry TTLs). */
   readonly clock: Clock;
 }
@@ -45,6 +46,13 @@ return 0`,
   1,
 );
 
+// Extends the lease while this caller still owns the lock; 0 once it is lost (expired, taken over).
+const RENEW = new LuaScript(
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`,
+  1,
+);
+
 /**
  * Issued tokens shared by replicas through Redis, sealed (see TokenSealer), with a local tier in front.
  * Keys: `<prefix>token:{<lookup key>}` (the sealed entry) and `<prefix>token-lock:{<lookup key>}`.
@@ -56,7 +64,12 @@ export class RedisTokenStore implements TokenStore {
   readonly #health: RedisHealth;
   readonly #sealer: TokenSealer;
   readonly #prefix: string;
-  readonly #claimTtlMs: number;
+  readonly #leaseMs: number;
+  /**
+   * Owner ids whose ACQUIRE got no reply in time, per lookup key: it may have run (or may still), so
+   * the next claim for that credential uses the same id, and its release frees the lock either way.
+   */
+  readonly #unanswered: LRUCache<string, string>;
   readonly #clock: Clock;
   readonly #local: MemoryTokenStore;
   readonly #reads = new SingleFlight<StoredToken | undefined>();
@@ -65,7 +78,8 @@ export class RedisTokenStore implements TokenStore {
     this.#health = options.health;
     this.#sealer = options.sealer;
     this.#prefix = options.keyPrefix;
-    this.#claimTtlMs = options.claimTtlMs;
+    this.#leaseMs = options.leaseMs;
+    this.#unanswered = new LRUCache({ max: 10_000, ttl: options.leaseMs });
     this.#clock = options.clock;
     this.#local = new MemoryTokenStore({ maxEntries: options.maxEntries, clock: options.clock });
   }
@@ -83,32 +97,40 @@ export class RedisTokenStore implements TokenStore {
     const ms = Math.floor(ttlMs);
     // The entry expires with the token, so Redis never holds a dead one.
     if (ms >= 1)
-      await this.#health.attempt("token_write", (client) =>
-        client.set(this.#tokenKey(credential), sealed, "PX", ms),
+      await this.#health.attempt("token_write", (send) =>
+        send("set", [this.#tokenKey(credential), sealed, "PX", ms]),
       );
   }
 
   async delete(credential: Credential): Promise<void> {
     await this.#local.delete(credential);
-    await this.#health.attempt("token_write", (client) => client.del(this.#tokenKey(credential)));
+    await this.#health.attempt("token_write", (send) => send("del", [this.#tokenKey(credential)]));
   }
 
   async claim(credential: Credential, seen: StoredToken | undefined): Promise<FetchClaim> {
     const tokenKey = this.#tokenKey(credential);
     const lockKey = `${this.#prefix}token-lock:{${credential.lookupKey}}`;
-    const owner = randomBytes(16).toString("base64url");
+    const lookupKey = credential.lookupKey;
+    const owner = this.#unanswered.get(lookupKey) ?? randomBytes(16).toString("base64url");
     let baseline = seen?.version ?? "";
     // Twice at most: an entry that does not open for these credentials is passed over once.
     for (let round = 0; round < 2; round++) {
-      const step = await this.#health.attempt("lock", (client) =>
-        ACQUIRE.run(client, [tokenKey, lockKey], [owner, this.#claimTtlMs, baseline]),
+      const step = await this.#health.attempt("lock", (send) =>
+        ACQUIRE.run(send, [tokenKey, lockKey], [owner, this.#leaseMs, baseline]),
       );
-      // A command that timed out may still have run: treat the lock as held and look again.
-      if (!step.ok && step.reason === "failed") return { kind: "held" };
+      // No reply in time: the ACQUIRE may have run. Its owner id is kept for the next claim (which
+      // then holds or releases that lock); meanwhile the lock counts as held.
+      if (!step.ok && step.reason === "failed") {
+        this.#unanswered.set(lookupKey, owner);
+        return { kind: "held" };
+      }
       const reply = step.ok ? parseAcquireReply(step.value) : undefined;
       // Redis is down (or answers nonsense): this replica fetches on its own. A lock an earlier, timed
       // out attempt may have taken is released once the entry is written.
-      if (reply === undefined || reply.kind === "acquired") return this.#granted(lockKey, owner);
+      if (reply === undefined || reply.kind === "acquired") {
+        this.#unanswered.delete(lookupKey);
+        return this.#granted(lockKey, owner, reply !== undefined);
+      }
       if (reply.kind === "held") return { kind: "held" };
       const token = this.#sealer.open(credential, reply.sealed);
       if (token !== undefined) {
@@ -130,18 +152,29 @@ export class RedisTokenStore implements TokenStore {
     await this.#local.close();
   }
 
-  #granted(lockKey: string, owner: string): FetchClaim {
+  #granted(lockKey: string, owner: string, leased: boolean): FetchClaim {
+    // The lease is renewed while the fetch lives; a renewal that finds the lock gone stops.
+    const renewal = leased
+      ? setInterval(() => {
+          void this.#health
+            .attempt("lock", (send) => RENEW.run(send, [lockKey], [owner, this.#leaseMs]))
+            .then((step) => {
+              if (step.ok && step.value === 0) clearInterval(renewal);
+            });
+        }, this.#leaseMs / 3).unref()
+      : undefined;
     return {
       kind: "granted",
       release: async () => {
-        await this.#health.attempt("lock", (client) => RELEASE.run(client, [lockKey], [owner]));
+        clearInterval(renewal);
+        await this.#health.attempt("lock", (send) => RELEASE.run(send, [lockKey], [owner]));
       },
     };
   }
 
   async #read(credential: Credential): Promise<StoredToken | undefined> {
-    const step = await this.#health.attempt("token_read", (client) => client.get(this.#tokenKey(credential)));
-    if (!step.ok || step.value === null) return undefined;
+    const step = await this.#health.attempt("token_read", (send) => send("get", [this.#tokenKey(credential)]));
+    if (!step.ok || typeof step.value !== "string") return undefined;
     const token = this.#sealer.open(credential, step.value);
     if (token === undefined) return undefined;
     const stored = { token, version: step.value };

@@ -40,8 +40,8 @@ export class RedisVerifierStore implements VerifierStore {
 
   async has(lookupKey: string): Promise<boolean> {
     if (this.#local.expiresAt(lookupKey) !== undefined) return true;
-    const step = await this.#health.attempt("limiter", (client) => client.get(this.#key(lookupKey)));
-    const expiresAtMs = step.ok && step.value !== null ? Number(step.value) : Number.NaN;
+    const step = await this.#health.attempt("limiter", (send) => send("get", [this.#key(lookupKey)]));
+    const expiresAtMs = step.ok && typeof step.value === "string" ? Number(step.value) : Number.NaN;
     if (!(expiresAtMs > this.#clock())) return false;
     this.#local.rememberUntil(lookupKey, expiresAtMs);
     return true;
@@ -51,14 +51,14 @@ export class RedisVerifierStore implements VerifierStore {
     const now = this.#clock();
     const expiresAtMs = Math.max(now + this.#ttlMs, coverUntilMs);
     this.#local.rememberUntil(lookupKey, expiresAtMs);
-    await this.#health.attempt("limiter", (client) =>
-      client.set(this.#key(lookupKey), String(expiresAtMs), "PX", expiresAtMs - now),
+    await this.#health.attempt("limiter", (send) =>
+      send("set", [this.#key(lookupKey), String(expiresAtMs), "PX", Math.max(1, Math.ceil(expiresAtMs - now))]),
     );
   }
 
   async forget(lookupKey: string): Promise<void> {
     await this.#local.forget(lookupKey);
-    await this.#health.attempt("limiter", (client) => client.del(this.#key(lookupKey)));
+    await this.#health.attempt("limiter", (send) => send("del", [this.#key(lookupKey)]));
   }
 
   /** The local tier only; the Redis client belongs to whoever made it. */

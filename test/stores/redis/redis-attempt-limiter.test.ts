@@ -38,7 +38,7 @@ function redisLimiter(
     policy: POLICY,
     clock: clock.now,
     reservationTtlMs: RESERVATION_TTL_MS,
-    fallback: new MemoryAttemptLimiter(POLICY, clock.now),
+    local: new MemoryAttemptLimiter(POLICY, clock.now),
     onLockout,
   });
 }
@@ -209,15 +209,16 @@ test("verifiers are shared by replicas, follow the clock, and are dropped on rej
 
 test("a reservation left by a crashed replica stops counting once it expires", async () => {
   const clock = new TestClock();
-  const limiter = redisLimiter(shared.redis.health, clock);
+  const crashed = redisLimiter(shared.redis.health, clock);
+  const survivor = redisLimiter(shared.redis.health, clock);
   const client = subject();
-  for (let i = 0; i < POLICY.threshold; i++) assert.ok((await limiter.reserve(client, subject())).allowed);
-  assert.equal((await limiter.reserve(client, subject())).allowed, false);
+  for (let i = 0; i < POLICY.threshold; i++) assert.ok((await crashed.reserve(client, subject())).allowed);
+  assert.equal((await survivor.reserve(client, subject())).allowed, false);
   clock.advance(RESERVATION_TTL_MS + 1);
-  assert.equal((await limiter.reserve(client, subject())).allowed, true);
+  assert.equal((await survivor.reserve(client, subject())).allowed, true);
 });
 
-test("a success clears the clientId's counts; counter keys carry only the subject keys and expire", async () => {
+test("a success clears the clientId's counts; the limiter's keys are four, whatever the subjects, and hold only subject keys", async () => {
   const clock = new TestClock();
   const keyPrefix = uniquePrefix("limiter-keys");
   const limiter = redisLimiter(shared.redis.health, clock, keyPrefix);
@@ -226,26 +227,71 @@ test("a success clears the clientId's counts; counter keys carry only the subjec
   const first = await limiter.reserve(client, address);
   assert.ok(first.allowed);
   await first.reservation.failed();
-  // The settled reservation left its (now empty, so deleted) pending set; the failure counts stay.
-  const keys = await scanKeys(shared.redis.client, keyPrefix);
-  assert.deepEqual(keys.sort(), [
-    `${keyPrefix}{attempts}:address:${address}`,
-    `${keyPrefix}{attempts}:client:${client}`,
+  const base = `${keyPrefix}{attempts}`;
+  // The settled reservation left nothing in flight (those keys emptied, so deleted); the counts stay.
+  assert.deepEqual((await scanKeys(shared.redis.client, keyPrefix)).sort(), [`${base}:expiry`, `${base}:subjects`]);
+  assert.deepEqual(Object.keys(await shared.redis.client.hgetall(`${base}:subjects`)).sort(), [
+    `a:${address}`,
+    `c:${client}`,
   ]);
-  for (const key of keys) {
-    const ttl = await shared.redis.client.pttl(key);
-    assert.ok(ttl > 0 && ttl <= POLICY.windowSeconds * 1000, `${key} ttl ${ttl}`);
-  }
+  // Expiry lives inside (each subject's counts matter for the window); the keys themselves carry no
+  // TTL, so a volatile-* eviction policy cannot take them.
+  const expiry = Number(await shared.redis.client.zscore(`${base}:expiry`, `c:${client}`));
+  assert.equal(expiry, clock.now() + POLICY.windowSeconds * 1000);
+  assert.equal(await shared.redis.client.pttl(`${base}:subjects`), -1);
   const second = await limiter.reserve(client, address);
   assert.ok(second.allowed);
-  const pendingTtl = await shared.redis.client.pttl(`${keyPrefix}{attempts}:client:${client}:pending`);
-  assert.ok(pendingTtl > 0 && pendingTtl <= RESERVATION_TTL_MS, `pending ttl ${pendingTtl}`);
+  const lapses = await shared.redis.client.zrange(`${base}:pending`, 0, -1, "WITHSCORES");
+  assert.equal(lapses.length, 4);
+  assert.equal(Number(lapses[1]), clock.now() + RESERVATION_TTL_MS);
   await second.reservation.succeeded();
   // The clientId starts over; the address keeps its failure (one valid account must not be able to
   // clear the address count between guesses at other clients).
-  assert.deepEqual(await scanKeys(shared.redis.client, keyPrefix), [
-    `${keyPrefix}{attempts}:address:${address}`,
-  ]);
+  assert.deepEqual(Object.keys(await shared.redis.client.hgetall(`${base}:subjects`)), [`a:${address}`]);
+  clock.advance(POLICY.windowSeconds * 1000 + 1);
+  const third = await limiter.reserve(subject(), subject());
+  assert.ok(third.allowed);
+  await third.reservation.released();
+  const fourth = await limiter.reserve(subject(), subject());
+  assert.ok(fourth.allowed);
+  await fourth.reservation.failed();
+  // Past the window the address's counts were dropped by the next settle.
+  assert.equal(await shared.redis.client.hget(`${base}:subjects`, `a:${address}`), null);
+  await deleteKeys(shared.redis.client, keyPrefix);
+});
+
+test("a guessing flood over fresh clientIds and addresses stays within the subject bound; lockouts are kept longest", async () => {
+  const clock = new TestClock();
+  const keyPrefix = uniquePrefix("limiter-bound");
+  const maxSubjects = 200;
+  const limiter = new RedisAttemptLimiter({
+    health: shared.redis.health,
+    keyPrefix,
+    policy: POLICY,
+    clock: clock.now,
+    reservationTtlMs: RESERVATION_TTL_MS,
+    local: new MemoryAttemptLimiter(POLICY, clock.now),
+    maxSubjects,
+  });
+  // A victim locked out first, by another replica (so only Redis holds it).
+  const victim = subject();
+  const elsewhere = redisLimiter(shared.redis.health, clock, keyPrefix);
+  for (let i = 0; i < POLICY.threshold; i++) {
+    const reserved = await elsewhere.reserve(victim, subject());
+    assert.ok(reserved.allowed);
+    await reserved.reservation.failed();
+  }
+  const base = `${keyPrefix}{attempts}`;
+  for (let i = 0; i < 1_000; i++) {
+    clock.advance(1);
+    const reserved = await limiter.reserve(subject(), subject());
+    assert.ok(reserved.allowed);
+    await reserved.reservation.failed();
+  }
+  assert.equal((await scanKeys(shared.redis.client, keyPrefix)).length, 2);
+  assert.ok((await shared.redis.client.hlen(`${base}:subjects`)) <= maxSubjects);
+  assert.ok((await shared.redis.client.zcard(`${base}:expiry`)) <= maxSubjects);
+  assert.equal((await limiter.lockedFor(victim, subject()))?.reason, "client_locked");
   await deleteKeys(shared.redis.client, keyPrefix);
 });
 

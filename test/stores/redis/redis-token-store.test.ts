@@ -34,7 +34,7 @@ function replicaCache(
     sealer: new TokenSealer(SERVER_KEY),
     keyPrefix: prefix,
     maxEntries: 100,
-    claimTtlMs: lockTtlMs,
+    leaseMs: lockTtlMs,
     clock: clock.now,
   });
   return { store, lockTtlMs, onLockWait: options.onLockWait, services: new WeakMap() };
@@ -285,7 +285,7 @@ test("with Redis unreachable, concurrent callers still share one fetch and the l
   }
 });
 
-test("a hung Redis costs bounded time, then the store is down until a probe finds it answering", async () => {
+test("a hung Redis costs one deadline, then nothing is sent until a probe finds it answering", async () => {
   const server = await ThrowawayRedis.start();
   const hung = await connectHealth(server.url);
   try {
@@ -296,11 +296,13 @@ test("a hung Redis costs bounded time, then the store is down until a probe find
     server.freeze();
     const started = performance.now();
     const result = await obtain(cache, credentials, upstream, clock);
-    // Command timeouts (500 ms here) until failures have lasted the trip window (1 s), then local.
+    // One command deadline (500 ms here); from then on nothing is sent (local state answers) until a
+    // PING answers again; once failures have lasted the trip window (1 s) it is an outage.
     assert.equal(result.source, "upstream");
     assert.ok(performance.now() - started < 4_000, `took ${performance.now() - started} ms`);
-    assert.equal(hung.health.up(), false);
+    assert.equal(hung.health.readiness().redis, "degraded");
     assert.equal((await obtain(cache, credentials, upstream, clock)).source, "cache");
+    await eventually("the outage to be declared", () => !hung.health.up());
     server.thaw();
     await eventually("the probe to find Redis answering", () => hung.health.up());
     assert.equal(upstream.calls, 1);
