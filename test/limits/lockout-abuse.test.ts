@@ -43,7 +43,6 @@ const MODES: readonly Mode[] = [
   },
 ];
 
-
 interface Answer {
   readonly code: string | undefined;
   readonly retryAfter: number | undefined;

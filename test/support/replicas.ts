@@ -183,8 +183,10 @@ export async function assertNothingInClear(
     const values: Buffer[] = [];
     const type = await client.type(key);
     if (type === "string") values.push((await client.getBuffer(key)) ?? Buffer.alloc(0));
-    else if (type === "hash") values.push(...Object.values(await client.hgetallBuffer(key)));
-    else if (type === "zset") values.push(...(await client.zrangeBuffer(key, "0", "-1")));
+    else if (type === "hash") {
+      const fields = await client.hgetallBuffer(key);
+      values.push(...Object.keys(fields).map((field) => Buffer.from(field)), ...Object.values(fields));
+    } else if (type === "zset") values.push(...(await client.zrangeBuffer(key, "0", "-1")));
     else if (type !== "none") assert.fail(`unexpected ${type} at ${key}`);
     for (const clear of forbidden) {
       assert.equal(key.includes(clear), false, `key name ${key} holds a secret`);
@@ -298,22 +300,30 @@ export function requireRedisServer(): void {
 }
 
 /**
- * One throwaway Redis for a test file: started in `before`, killed in `after`; `url` is read inside
- * tests. The suite needs nothing running beforehand.
+ * One throwaway Redis for a test file, killed in `after`; the suite needs nothing running beforehand.
+ * Top-level `before` hooks do not wait for each other: a file's own hook awaits `started()`.
  */
-export function throwawayRedisFor(options: ThrowawayRedisOptions = {}): { readonly url: string } {
+export function throwawayRedisFor(options: ThrowawayRedisOptions = {}): {
+  readonly url: string;
+  started(): Promise<string>;
+} {
+  let starting: Promise<ThrowawayRedis> | undefined;
   let server: ThrowawayRedis | undefined;
-  before(async () => {
-    server = await ThrowawayRedis.start(options);
-  });
+  const start = async (): Promise<string> => {
+    starting ??= ThrowawayRedis.start(options);
+    server = await starting;
+    return server.url;
+  };
+  before(start);
   after(async () => {
-    await server?.kill();
+    await (await starting)?.kill();
   });
   return {
     get url() {
       if (server === undefined) throw new Error("throwawayRedisFor: read before the before() hook ran");
       return server.url;
     },
+    started: start,
   };
 }
 

@@ -221,7 +221,9 @@ export class LocalCluster {
       await eventually(
         "every node to know every other",
         async () => {
-          const known = await Promise.all(clients.map((client) => client.cluster("NODES") as Promise<string>));
+          const known = await Promise.all(
+            clients.map((client) => client.cluster("NODES") as Promise<string>),
+          );
           return known.every((text) => text.trim().split("\n").length === clients.length);
         },
         20_000,
@@ -231,18 +233,16 @@ export class LocalCluster {
         clients.slice(0, masters).map((client) => client.cluster("MYID") as Promise<string>),
       );
       await Promise.all(
-        clients.slice(masters).map((client, index) =>
-          client.cluster("REPLICATE", masterIds[index % masters] ?? ""),
-        ),
+        clients
+          .slice(masters)
+          .map((client, index) => client.cluster("REPLICATE", masterIds[index % masters] ?? "")),
       );
       await eventually(
         "the cluster to be ok on every node, every replica in sync",
         async () => {
           const infos = await Promise.all(clients.map((client) => client.cluster("INFO") as Promise<string>));
           if (!infos.every((info) => info.includes("cluster_state:ok"))) return false;
-          const links = await Promise.all(
-            clients.slice(masters).map((client) => client.info("replication")),
-          );
+          const links = await Promise.all(clients.slice(masters).map((client) => client.info("replication")));
           return links.every((info) => info.includes("master_link_status:up"));
         },
         20_000,

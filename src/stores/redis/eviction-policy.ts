@@ -34,9 +34,7 @@ export async function checkEvictionPolicy(
   const policies = new Set<string>();
   try {
     for (const node of masters(health.client)) {
-      const reply = await runBounded(node, deadlineMs, (send) =>
-        send("config", ["get", "maxmemory-policy"]),
-      );
+      const reply = await runBounded(node, deadlineMs, (send) => send("config", ["get", "maxmemory-policy"]));
       const policy = Array.isArray(reply) ? reply[1] : undefined;
       if (typeof policy === "string") policies.add(policy);
     }

@@ -131,9 +131,11 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     const reply = step.ok ? numbers(step.value) : undefined;
     // No answer: the local reservation alone decides. Its outcome is still offered to Redis with the
     // same id, so a reservation that ran after all is dropped and a failure counts there too.
-    if (reply === undefined) return { allowed: true, reservation: this.#reservation(clientKey, addressKey, id, local) };
+    if (reply === undefined)
+      return { allowed: true, reservation: this.#reservation(clientKey, addressKey, id, local) };
     const [allowed, clientMs = 0, addressMs = 0, busy] = reply;
-    if (allowed === 1) return { allowed: true, reservation: this.#reservation(clientKey, addressKey, id, local) };
+    if (allowed === 1)
+      return { allowed: true, reservation: this.#reservation(clientKey, addressKey, id, local) };
     local.settle("release");
     const locked = this.#keep(clientKey, addressKey, clientMs, addressMs);
     if (locked !== undefined) return { allowed: false, ...locked };
@@ -147,7 +149,11 @@ export class RedisAttemptLimiter implements AttemptLimiter {
   }
 
   /** The ms left of each subject's shared lockout, or undefined when Redis could not tell. */
-  async #ask(keys: LimiterKeys, clientKey: string, addressKey: string): Promise<[number, number] | undefined> {
+  async #ask(
+    keys: LimiterKeys,
+    clientKey: string,
+    addressKey: string,
+  ): Promise<[number, number] | undefined> {
     const step = await this.#health.attempt("limiter", (send) =>
       LOCKED_FOR.run(send, [keys.subjects], [this.#clock(), ...subjectNames(clientKey, addressKey)]),
     );
@@ -177,7 +183,12 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     this.#recentlyClear.delete(`a:${addressKey}`);
   }
 
-  #reservation(clientKey: string, addressKey: string, id: string, local: LocalReservation): AttemptReservation {
+  #reservation(
+    clientKey: string,
+    addressKey: string,
+    id: string,
+    local: LocalReservation,
+  ): AttemptReservation {
     let settled = false;
     const settle = async (outcome: Outcome): Promise<void> => {
       if (settled) return;

@@ -129,7 +129,10 @@ export class RedisHealth {
    * usable; any failure is reported, never thrown. A failed command may still have run on the server:
    * callers keep their writes harmless to repeat or to leave behind.
    */
-  async attempt<T>(operation: SharedStoreOperation, command: (send: Send) => Promise<T>): Promise<Attempt<T>> {
+  async attempt<T>(
+    operation: SharedStoreOperation,
+    command: (send: Send) => Promise<T>,
+  ): Promise<Attempt<T>> {
     if (this.#state !== "up" || this.#suspect || this.#withheld.has(operation)) {
       this.#options.observer.sharedStoreFallback(operation);
       return { ok: false, reason: "down", cause: this.#degraded.get(operation) ?? "unreachable" };
@@ -194,8 +197,10 @@ export class RedisHealth {
       this.#suspect = false;
       this.#failingSince = undefined;
       // Answering again: what only reachability broke works again too (refusals wait for a success).
-      for (const [scope, cause] of this.#degraded)
-        if (cause === "timeout" || cause === "unreachable") this.setDegraded(scope, undefined);
+      // Not on a cluster, where a PING reaches one node and says nothing of a dead shard.
+      if (this.topology !== "cluster")
+        for (const [scope, cause] of this.#degraded)
+          if (cause === "timeout" || cause === "unreachable") this.setDegraded(scope, undefined);
       this.#markUp();
     } catch {
       const since = this.#failingSince ?? performance.now();

@@ -173,7 +173,9 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async #read(credential: Credential): Promise<StoredToken | undefined> {
-    const step = await this.#health.attempt("token_read", (send) => send("get", [this.#tokenKey(credential)]));
+    const step = await this.#health.attempt("token_read", (send) =>
+      send("get", [this.#tokenKey(credential)]),
+    );
     if (!step.ok || typeof step.value !== "string") return undefined;
     const token = this.#sealer.open(credential, step.value);
     if (token === undefined) return undefined;

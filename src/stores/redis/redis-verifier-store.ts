@@ -52,7 +52,12 @@ export class RedisVerifierStore implements VerifierStore {
     const expiresAtMs = Math.max(now + this.#ttlMs, coverUntilMs);
     this.#local.rememberUntil(lookupKey, expiresAtMs);
     await this.#health.attempt("limiter", (send) =>
-      send("set", [this.#key(lookupKey), String(expiresAtMs), "PX", Math.max(1, Math.ceil(expiresAtMs - now))]),
+      send("set", [
+        this.#key(lookupKey),
+        String(expiresAtMs),
+        "PX",
+        Math.max(1, Math.ceil(expiresAtMs - now)),
+      ]),
     );
   }
 

@@ -229,7 +229,10 @@ test("a success clears the clientId's counts; the limiter's keys are four, whate
   await first.reservation.failed();
   const base = `${keyPrefix}{attempts}`;
   // The settled reservation left nothing in flight (those keys emptied, so deleted); the counts stay.
-  assert.deepEqual((await scanKeys(shared.redis.client, keyPrefix)).sort(), [`${base}:expiry`, `${base}:subjects`]);
+  assert.deepEqual((await scanKeys(shared.redis.client, keyPrefix)).sort(), [
+    `${base}:expiry`,
+    `${base}:subjects`,
+  ]);
   assert.deepEqual(Object.keys(await shared.redis.client.hgetall(`${base}:subjects`)).sort(), [
     `a:${address}`,
     `c:${client}`,

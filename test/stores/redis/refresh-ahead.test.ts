@@ -23,8 +23,8 @@ const redisServer = throwawayRedisFor();
 const prefix = uniquePrefix("refresh-ahead");
 let redis: Redis;
 
-before(() => {
-  redis = new Redis(redisServer.url);
+before(async () => {
+  redis = new Redis(await redisServer.started());
 });
 after(async () => {
   // The throwaway server goes with its keys.
