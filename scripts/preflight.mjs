@@ -26,9 +26,10 @@ if (process.argv[2] === "--built" && !existsSync(new URL("../dist/src/main.js", 
 
 // `preflight.mjs --test` (pretest): the shared-store tests start their own Redis servers from the
 // redis-server binary; without it they would fail one by one with a spawn error.
-if (process.argv[2] === "--test") {
-  var probe = spawnSync("redis-server", ["--version"], { encoding: "utf8" });
-  var found = /v=(\d+)\./.exec(probe.stdout || "");
+var probe =
+  process.argv[2] === "--test" ? spawnSync("redis-server", ["--version"], { encoding: "utf8" }) : undefined;
+var found = probe && /v=(\d+)\./.exec(probe.stdout || "");
+if (probe) {
   if (probe.error || !found || Number(found[1]) < 7) {
     process.stderr.write(
       "npm test starts its own Redis from the redis-server binary (Redis >= 7.0), which is " +
