@@ -54,7 +54,7 @@ export const UPSTREAM = section(
       default: 25_000,
       does: "One deadline for the whole call: attempts, retries, back-off and reading the answer.",
       details:
-        "At least `ASPOSE_TIMEOUT_MS`. With a shared store it also sets the fetch lock's lifetime (this + 2 s): the longest a replica waits for another replica's fetch.",
+        "At least `ASPOSE_TIMEOUT_MS`. With a shared store, this + 2 s is also the longest a replica waits for another replica's fetch (the fetch lock itself is a short renewed lease, see [Redis](redis.md)).",
     }),
     ASPOSE_RETRY_LIMIT: integer({
       min: 0,
