@@ -56,6 +56,7 @@ test("REDIS_CLUSTER_NODES makes a cluster store, with auth and TLS from their ow
     tls: { ca: undefined },
     keyPrefix: "aspose-token:",
     commandTimeoutMs: 250,
+    evictingPolicy: "warn",
   });
 });
 
