@@ -13,15 +13,8 @@ import {
 } from "../../limits/attempt-limiter.js";
 import type { Clock } from "../../tokens/types.js";
 import type { LocalReservation, MemoryAttemptLimiter, Outcome } from "../memory/memory-attempt-limiter.js";
-import {
-  LOCKED_FOR,
-  type LimiterKeys,
-  limiterKeys,
-  MAX_SUBJECTS,
-  RESERVE,
-  SETTLE,
-  subjectNames,
-} from "./limiter-scripts.js";
+import { type AttemptCall, lockedForIn, reserveIn, settleIn } from "./limiter-calls.js";
+import { type LimiterKeys, limiterKeys, MAX_SUBJECTS } from "./limiter-scripts.js";
 import type { RedisHealth } from "./redis-health.js";
 
 export interface RedisAttemptLimiterOptions {
@@ -79,7 +72,7 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     this.#maxSubjects = options.maxSubjects ?? MAX_SUBJECTS;
     // Scripts refused (an ACL user without +@scripting, a tier without EVAL) are found at connection,
     // not at the first guess: /readyz and the metric say so from the start.
-    options.health.onReady(() => void this.#ask(this.#keys, "probe", "probe"));
+    options.health.onReady(() => void this.#ask("probe", "probe"));
   }
 
   async lockedFor(clientKey: string, addressKey: string): Promise<Refusal | undefined> {
@@ -91,7 +84,7 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     const now = performance.now();
     if (local === undefined && this.#clearAt(`c:${clientKey}`, now) && this.#clearAt(`a:${addressKey}`, now))
       return undefined;
-    const shared = await this.#ask(this.#keys, clientKey, addressKey);
+    const shared = await this.#ask(clientKey, addressKey);
     if (shared === undefined) {
       this.#forget(clientKey, addressKey);
       return local;
@@ -109,37 +102,19 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     const local = this.#local.reserveLocally(clientKey, addressKey);
     if (!local.allowed) return local;
     const id = randomBytes(12).toString("base64url");
-    const policy = this.#policy;
-    const [client, address] = subjectNames(clientKey, addressKey);
-    const k = this.#keys;
-    const step = await this.#health.attempt("limiter", (send) =>
-      RESERVE.run(
-        send,
-        [k.subjects, k.expiry, k.pending, k.inflight],
-        [
-          this.#clock(),
-          policy.windowSeconds * 1000,
-          policy.threshold,
-          policy.addressThreshold,
-          id,
-          this.#reservationTtlMs,
-          client,
-          address,
-        ],
-      ),
-    );
-    const reply = step.ok ? numbers(step.value) : undefined;
+    const call = { ...this.#call(clientKey, addressKey), id, ttlMs: this.#reservationTtlMs };
+    const step = await this.#health.attempt("limiter", (send) => reserveIn(send, call));
+    const reply = step.ok ? step.value : undefined;
     // No answer: the local reservation alone decides. Its outcome is still offered to Redis with the
     // same id, so a reservation that ran after all is dropped and a failure counts there too.
-    if (reply === undefined)
-      return { allowed: true, reservation: this.#reservation(clientKey, addressKey, id, local) };
-    const [allowed, clientMs = 0, addressMs = 0, busy] = reply;
-    if (allowed === 1)
+    if (reply === undefined || reply.kind === "reserved")
       return { allowed: true, reservation: this.#reservation(clientKey, addressKey, id, local) };
     local.settle("release");
-    const locked = this.#keep(clientKey, addressKey, clientMs, addressMs);
-    if (locked !== undefined) return { allowed: false, ...locked };
-    const reason = busy === 2 ? "address_busy" : "client_busy";
+    if (reply.kind === "locked") {
+      const locked = this.#keep(clientKey, addressKey, reply.clientMs, reply.addressMs);
+      if (locked !== undefined) return { allowed: false, ...locked };
+    }
+    const reason = reply.kind === "busy" && reply.subject === "address" ? "address_busy" : "client_busy";
     return { allowed: false, retryAfterSeconds: BUSY_RETRY_SECONDS, reason };
   }
 
@@ -149,16 +124,14 @@ export class RedisAttemptLimiter implements AttemptLimiter {
   }
 
   /** The ms left of each subject's shared lockout, or undefined when Redis could not tell. */
-  async #ask(
-    keys: LimiterKeys,
-    clientKey: string,
-    addressKey: string,
-  ): Promise<[number, number] | undefined> {
-    const step = await this.#health.attempt("limiter", (send) =>
-      LOCKED_FOR.run(send, [keys.subjects], [this.#clock(), ...subjectNames(clientKey, addressKey)]),
-    );
-    const [clientMs, addressMs] = (step.ok ? numbers(step.value) : undefined) ?? [];
-    return clientMs === undefined || addressMs === undefined ? undefined : [clientMs, addressMs];
+  async #ask(clientKey: string, addressKey: string): Promise<[number, number] | undefined> {
+    const call = this.#call(clientKey, addressKey);
+    const step = await this.#health.attempt("limiter", (send) => lockedForIn(send, call));
+    return step.ok ? step.value : undefined;
+  }
+
+  #call(clientKey: string, addressKey: string): AttemptCall {
+    return { keys: this.#keys, policy: this.#policy, now: this.#clock(), clientKey, addressKey };
   }
 
   /** The refusal for Redis's lockouts (capped by the policy), each also kept locally. */
@@ -214,32 +187,9 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     id: string,
     outcome: Outcome,
   ): Promise<LockoutSubject[] | undefined> {
-    const policy = this.#policy;
-    const k = this.#keys;
-    const step = await this.#health.attempt("limiter", (send) =>
-      SETTLE.run(
-        send,
-        [k.subjects, k.expiry, k.pending, k.inflight],
-        [
-          this.#clock(),
-          policy.windowSeconds * 1000,
-          policy.threshold,
-          policy.addressThreshold,
-          policy.baseSeconds * 1000,
-          policy.maxSeconds * 1000,
-          id,
-          outcome,
-          ...subjectNames(clientKey, addressKey),
-          this.#maxSubjects,
-        ],
-      ),
-    );
-    const reply = step.ok ? numbers(step.value) : undefined;
-    if (reply === undefined) return undefined;
-    const locked: LockoutSubject[] = [];
-    if (reply[0] === 1) locked.push("client");
-    if (reply[1] === 1) locked.push("address");
-    return locked;
+    const call = { ...this.#call(clientKey, addressKey), id, outcome, maxSubjects: this.#maxSubjects };
+    const step = await this.#health.attempt("limiter", (send) => settleIn(send, call));
+    return step.ok ? step.value : undefined;
   }
 }
 
@@ -251,10 +201,4 @@ function stricter(local: Refusal | undefined, shared: Refusal | undefined): Refu
 // The whole seconds a lockout of `ms` is reported as (lockedSeconds()'s rounding), undefined when none.
 function seconds(ms: number): number | undefined {
   return ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : undefined;
-}
-
-function numbers(reply: unknown): number[] | undefined {
-  if (!Array.isArray(reply)) return undefined;
-  const values = reply as unknown[];
-  return values.every((value) => typeof value === "number") ? (values as number[]) : undefined;
 }
