@@ -12,15 +12,10 @@ export type LockoutListener = (subject: LockoutSubject) => void;
 
 /**
  * Why an attempt was refused: a subject is locked out, or its attempts in flight plus its failures
- * already fill its budget ("busy": the caller waits a second for them to settle), or a shared limiter
- * could not tell in time (the caller waits a second).
+ * already fill its budget ("busy": the caller waits a second for them to settle). A shared limiter that
+ * cannot answer never refuses: its replica's own counts decide.
  */
-export type RefusalReason =
-  | "client_locked"
-  | "address_locked"
-  | "client_busy"
-  | "address_busy"
-  | "shared_store_slow";
+export type RefusalReason = "client_locked" | "address_locked" | "client_busy" | "address_busy";
 
 /** A refused attempt: how long to wait, and why (a metric label, never shown to the caller). */
 export interface Refusal {
