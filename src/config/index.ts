@@ -10,7 +10,8 @@ import { ConfigError, type Env } from "./parse.js";
 import { PERIMETER, type PerimeterConfig, perimeterConfig } from "./perimeter.js";
 import type { ConfigSection, Variable } from "./section.js";
 import { SERVER, type ServerConfig, serverConfig } from "./server.js";
-import { STORE, type StoreConfig, storeConfig } from "./store.js";
+import { STORE, storeConfig } from "./store.js";
+import type { StoreConfig } from "./store-types.js";
 import { TELEMETRY, type TelemetryConfig, telemetryConfig } from "./telemetry.js";
 import { TOKENS, type TokensConfig, tokensConfig } from "./tokens.js";
 import { UPSTREAM, type UpstreamConfig, upstreamConfig } from "./upstream.js";
@@ -28,7 +29,7 @@ export type {
   RedisTls,
   SharedStoreConfig,
   StoreConfig,
-} from "./store.js";
+} from "./store-types.js";
 export type { LogLevel, TelemetryConfig, TracingConfig } from "./telemetry.js";
 export type { TokensConfig } from "./tokens.js";
 export type { TrustedDocumentList } from "./trusted-documents.js";

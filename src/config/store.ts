@@ -4,15 +4,6 @@ import { ConfigError, type Env, flag, integer, oneOf } from "./parse.js";
 import { refuse, section, type Variable } from "./section.js";
 import { EVICTING_POLICY_ACTIONS, type RedisNode, type StoreConfig } from "./store-types.js";
 
-export type {
-  EvictingPolicyAction,
-  RedisAuth,
-  RedisNode,
-  RedisTls,
-  SharedStoreConfig,
-  StoreConfig,
-} from "./store-types.js";
-
 /** `host:port`, or `[v6]:port` for IPv6. */
 const redisNode: Format<RedisNode> = {
   means: "host:port",
