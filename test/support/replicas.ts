@@ -132,11 +132,11 @@ export function outcomeOf(answer: GraphQLAnswer): string {
   return answer.errors?.[0]?.extensions?.code ?? (answer.data?.accessToken ? "ok" : "no-data");
 }
 
-/** GET /readyz: HTTP status and body. */
-export async function readiness(
-  replica: Replica,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${replica.origin}/readyz`);
+/** GET /readyz of a replica process or an in-process service: HTTP status and body. */
+export async function readiness(service: {
+  readonly origin: string;
+}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${service.origin}/readyz`);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 

@@ -12,17 +12,17 @@ import { FakeAspose } from "../../../dev/fake-aspose.js";
 import {
   type ExecuteResult,
   type Harness,
-  request,
   requestToken,
   startHarness,
   TestClock,
 } from "../../support/harness.js";
-import { eventually, scanKeys, uniquePrefix } from "../../support/replicas.js";
+import { eventually, readiness, scanKeys, uniquePrefix } from "../../support/replicas.js";
 import { LocalCluster } from "../../support/topologies.js";
 
 const prefix = uniquePrefix("shard-death");
 const clock = new TestClock();
 const LEASE_MS = 3_000;
+const STRANDED_MS = 25_000;
 let cluster: LocalCluster;
 let client: Cluster;
 let fake: FakeAspose;
@@ -38,11 +38,14 @@ before(async () => {
     TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
     REDIS_TIMEOUT_MS: "250",
     // A production-sized upstream budget: a fetch lock held for its whole length would be ~27 s.
-    ASPOSE_TOTAL_TIMEOUT_MS: "25000",
+    ASPOSE_TOTAL_TIMEOUT_MS: String(STRANDED_MS),
   };
   for (let i = 0; i < 2; i++) harnesses.push(await startHarness({ clock, upstream: fake, env }));
   for (const harness of harnesses)
-    await eventually("the replica to reach the cluster", async () => (await readyz(harness)).redis === "up");
+    await eventually(
+      "the replica to reach the cluster",
+      async () => (await readiness(harness)).body.redis === "up",
+    );
 });
 
 after(async () => {
@@ -51,10 +54,6 @@ after(async () => {
   client?.disconnect();
   await cluster?.stop();
 });
-
-async function readyz(harness: Harness): Promise<Record<string, unknown>> {
-  return JSON.parse((await request(harness, "/readyz")).text) as Record<string, unknown>;
-}
 
 function code(result: ExecuteResult<unknown>): string {
   return result.errors?.[0]?.extensions?.code ?? "ok";
@@ -83,7 +82,7 @@ test("the limiter's master dies under load: no request refused or hung, /readyz 
   const watcher = async (): Promise<void> => {
     while (!stopping) {
       for (const harness of harnesses) {
-        const body = await readyz(harness);
+        const { body } = await readiness(harness);
         if (body.redis === "degraded" || body.redis === "down")
           degraded.add(`${String(body.redis)}:${String(body.redisDegraded ?? "")}`);
       }
@@ -104,7 +103,9 @@ test("the limiter's master dies under load: no request refused or hung, /readyz 
     `# shard death: promoted in ${Math.round(promotedMs)} ms; ${latencies.length} requests, answers ${JSON.stringify(Object.fromEntries(codes))}, slowest ${Math.round(slowest)} ms; readiness seen ${JSON.stringify([...degraded])}\n`,
   );
   assert.deepEqual([...codes.keys()], ["ok"], "every request answered with a token");
-  assert.ok(slowest < 5_000, `a request waited ${Math.round(slowest)} ms`);
+  // Not a speed bound (the machine sets that): a request stranded behind a lock nobody owns or a
+  // command queued for the dead master waits out the fetch lock's whole lifetime, 25 s and more.
+  assert.ok(slowest < STRANDED_MS, `a request waited ${Math.round(slowest)} ms`);
   assert.ok(
     [...degraded].some((state) => state.startsWith("degraded:") || state.startsWith("down")),
     "readiness said the store was degraded",
@@ -122,7 +123,7 @@ test("the limiter's master dies under load: no request refused or hung, /readyz 
   for (const harness of harnesses)
     await eventually(
       "the replica to share again",
-      async () => (await readyz(harness)).redis === "up",
+      async () => (await readiness(harness)).body.redis === "up",
       30_000,
     );
 });

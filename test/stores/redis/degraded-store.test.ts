@@ -7,8 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { tracingChannel } from "node:diagnostics_channel";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { test } from "node:test";
-import { Redis } from "ioredis";
+import { type CommandTraceContext, Redis } from "ioredis";
 import { FakeAspose } from "../../../dev/fake-aspose.js";
 import { harnessFor, request, requestToken, served } from "../../support/harness.js";
 import {
@@ -18,11 +20,14 @@ import {
   Replica,
   readiness,
   requestTokenFrom,
+  scanKeys,
   ThrowawayRedis,
   uniquePrefix,
 } from "../../support/replicas.js";
 
 const THRESHOLD = 5;
+// max(3 s, 6 × REDIS_TIMEOUT_MS) with the default 250 ms.
+const LEASE_MS = 3_000;
 
 function fresh(label: string): { clientId: string; clientSecret: string } {
   return { clientId: `${label}-${randomBytes(6).toString("hex")}`, clientSecret: `secret-${label}-0001` };
@@ -101,20 +106,89 @@ test("a full Redis under noeviction: tokens still issued, one log line per cause
     await Promise.all(
       credentials.slice(i, i + 10).map(async (credential) => served(await requestToken(harness, credential))),
     );
+  const endedAt = Date.now();
   const redisLines = harness.logs.filter((line) => line.includes('"component":"redis"'));
-  const warnings = redisLines.filter((line) => line.includes("refused"));
-  process.stdout.write(`# full Redis: ${redisLines.length} redis log lines for 300 new credentials\n`);
-  assert.ok(warnings.length >= 1 && warnings.length <= 4, `${warnings.length} lines: ${warnings.join("\n")}`);
+  const refusals = redisLines
+    .filter((line) => line.includes("refused"))
+    .map((line) => JSON.parse(line) as RefusalLine);
+  const fallbacks = (await request(harness, "/metrics")).text
+    .split("\n")
+    .filter((line) => line.startsWith("shared_store_fallbacks_total{"))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+  process.stdout.write(
+    `# full Redis: ${redisLines.length} redis log lines for 300 new credentials, ${fallbacks} operations answered locally\n`,
+  );
   assert.ok(
-    warnings.every((line) => !line.includes('"stack"')),
+    refusals.some((line) => line.cause === "oom"),
+    "the refusal is logged with its cause",
+  );
+  assert.ok(
+    redisLines.every((line) => !line.includes('"stack"')),
     "no stack for a known refusal",
   );
-  assert.ok(warnings.some((line) => line.includes('"cause":"oom"')));
-  const ready = JSON.parse((await request(harness, "/readyz")).text) as Record<string, unknown>;
-  assert.match(String(ready.redisDegraded), /token_write:oom/);
+  // One line per cause when it starts, then at most one per interval with a count. How many intervals
+  // the flood spans depends on the machine, so the bound is counted in the log's own intervals.
+  for (const [cause, lines] of Map.groupBy(refusals, (line) => `${line.operation}:${line.cause}`)) {
+    const [first, ...summaries] = lines;
+    assert.ok(first !== undefined && first.repeated === undefined, `${cause}: the first line stands alone`);
+    const intervalMs = (summaries[0]?.intervalSeconds ?? 5) * 1000;
+    const intervals = Math.floor((endedAt - first.time) / intervalMs) + 1;
+    assert.ok(summaries.length <= intervals, `${cause}: ${lines.length} lines in ${intervals} intervals`);
+    assert.ok(summaries.every((line) => (line.repeated ?? 0) >= 1));
+  }
+  assert.ok(fallbacks > 10 * refusals.length, `${refusals.length} lines for ${fallbacks} refused operations`);
+  const ready = await readiness(harness);
+  assert.match(String(ready.body.redisDegraded), /token_write:oom/);
 });
 
-test("a frozen Redis (SIGSTOP): no request waits on it longer than REDIS_TIMEOUT_MS and the bound", async (t) => {
+interface RefusalLine {
+  readonly time: number;
+  readonly operation: string;
+  readonly cause: string;
+  readonly repeated?: number;
+  readonly intervalSeconds?: number;
+}
+
+/** A command the service wrote to one Redis server, seen through ioredis's tracing channel. */
+interface WrittenCommand {
+  readonly name: string;
+  /** Position among the traced events (starts and ends), not a time. */
+  readonly writtenAt: number;
+  ended?: { readonly at: number; readonly error: string | undefined };
+}
+
+/**
+ * Records every command written to the server on `port` and how it ended, in event order, through
+ * ioredis's `ioredis:command` tracing channel (a command is traced when it is written to the socket).
+ */
+function traceCommands(port: number): { readonly commands: WrittenCommand[]; stop(): void } {
+  const channel = tracingChannel<unknown, CommandTraceContext & { error?: unknown }>("ioredis:command");
+  const byContext = new Map<object, WrittenCommand>();
+  const commands: WrittenCommand[] = [];
+  let events = 0;
+  const ignore = (): void => {};
+  const subscribers = {
+    start: (context: CommandTraceContext): void => {
+      if (context.serverPort !== port) return;
+      const command: WrittenCommand = { name: context.command.toLowerCase(), writtenAt: events++ };
+      byContext.set(context, command);
+      commands.push(command);
+    },
+    asyncEnd: (context: CommandTraceContext & { error?: unknown }): void => {
+      const command = byContext.get(context);
+      if (command === undefined) return;
+      const error = context.error instanceof Error ? context.error.name : undefined;
+      command.ended = { at: events++, error };
+    },
+    end: ignore,
+    asyncStart: ignore,
+    error: ignore,
+  };
+  channel.subscribe(subscribers);
+  return { commands, stop: () => channel.unsubscribe(subscribers) };
+}
+
+test("a frozen Redis (SIGSTOP): each request waits out one REDIS_TIMEOUT_MS deadline at most, then local state answers", async (t) => {
   const server = await ThrowawayRedis.start();
   t.after(async () => {
     server.thaw();
@@ -131,6 +205,10 @@ test("a frozen Redis (SIGSTOP): no request waits on it longer than REDIS_TIMEOUT
   });
   await eventually("the replica to reach Redis", () => harness.app.stores.readiness().redis === "up");
   served(await requestToken(harness));
+  const traced = traceCommands(server.port);
+  t.after(() => traced.stop());
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   server.freeze();
   const latencies: number[] = [];
   for (let round = 0; round < 5; round++) {
@@ -145,13 +223,32 @@ test("a frozen Redis (SIGSTOP): no request waits on it longer than REDIS_TIMEOUT
       }),
     );
   }
-  const slowest = Math.max(...latencies);
-  process.stdout.write(
-    `# frozen Redis, REDIS_TIMEOUT_MS=${timeoutMs}: slowest request ${Math.round(slowest)} ms\n`,
+  // The service's own commands (the health watch's PINGs stand apart: no request waits on them).
+  const commands = traced.commands.filter((command) => command.name !== "ping");
+  await eventually("every command written to the frozen Redis to end", () =>
+    commands.every((command) => command.ended !== undefined),
   );
-  // The stated bound: one deadline for the command that got no reply, plus 500 ms for the service's
-  // own work on a loaded machine.
-  assert.ok(slowest < timeoutMs + 500, `a request took ${Math.round(slowest)} ms`);
+  lag.disable();
+  process.stdout.write(
+    `# frozen Redis, REDIS_TIMEOUT_MS=${timeoutMs}: ${commands.length} commands written, slowest request ${Math.round(Math.max(...latencies))} ms, event loop delay up to ${Math.round(lag.max / 1e6)} ms\n`,
+  );
+  // Wall-clock figures are printed, not asserted: on a loaded machine a request takes as long as the
+  // machine makes it. What bounds the wait on Redis is asserted instead: every command ends at its own
+  // deadline, the REDIS_TIMEOUT_MS timer (a DeadlineExceeded, not ioredis's later backstop, not a
+  // reply that never comes), and once one has, nothing more is written until a PING answers, so no
+  // request waits out a second deadline.
+  assert.ok(commands.length > 0, "requests tried Redis before it was found frozen");
+  assert.deepEqual(
+    commands.map((command) => command.ended?.error),
+    commands.map(() => "DeadlineExceeded"),
+    "every command ended at its deadline",
+  );
+  const firstWithdrawn = Math.min(...commands.map((command) => command.ended?.at ?? Infinity));
+  assert.deepEqual(
+    commands.filter((command) => command.writtenAt > firstWithdrawn).map((command) => command.name),
+    [],
+    "nothing written after the first deadline passed",
+  );
   server.thaw();
   await eventually("sharing to resume", () => harness.app.stores.readiness().redis === "up");
 });
@@ -182,6 +279,14 @@ test("a replica that dies holding the fetch lock frees it within its lease: the 
   const release = fake.hold();
   const held = requestTokenFrom(dying, credential).catch(() => undefined);
   await fake.waitForRequests(1);
+  // The holder's lock is a lease, however long the fetch may take: once the holder is gone nobody
+  // renews it, so it is free within this long.
+  const redis = new Redis(server.port, "127.0.0.1");
+  t.after(() => redis.disconnect());
+  const [lock] = (await scanKeys(redis, env.REDIS_KEY_PREFIX)).filter((key) => key.includes("token-lock:"));
+  assert.ok(lock !== undefined, "the holder took the fetch lock");
+  const leftMs = await redis.pttl(lock);
+  assert.ok(leftMs > 0 && leftMs <= LEASE_MS, `the lock has ${leftMs} ms left`);
   await dying.stop(0);
   await held;
   release();
@@ -192,5 +297,4 @@ test("a replica that dies holding the fetch lock frees it within its lease: the 
     `# holder killed mid-fetch: the other replica answered in ${Math.round(waitedMs)} ms\n`,
   );
   assert.equal(outcomeOf(answer), "ok");
-  assert.ok(waitedMs < 10_000, `waited ${Math.round(waitedMs)} ms`);
 });

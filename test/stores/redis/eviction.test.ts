@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { type ExecuteResult, harnessFor, request, requestToken } from "../../support/harness.js";
-import { eventually, ThrowawayRedis, uniquePrefix } from "../../support/replicas.js";
+import { eventually, readiness, ThrowawayRedis, uniquePrefix } from "../../support/replicas.js";
 import { metricIn } from "../../support/topologies.js";
 
 const THRESHOLD = 5;
@@ -31,7 +31,7 @@ test("allkeys-lru under memory pressure: a warning at start-up, evictions counte
     },
   });
   const ready = await eventually("/readyz to name the eviction policy", async () => {
-    const body = JSON.parse((await request(harness, "/readyz")).text) as Record<string, unknown>;
+    const { body } = await readiness(harness);
     return String(body.redisDegraded ?? "").includes("store:evicting_policy") ? body : undefined;
   });
   assert.equal(ready.redis, "degraded");

@@ -7,15 +7,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { FakeAspose } from "../../../dev/fake-aspose.js";
-import {
-  type Harness,
-  request,
-  requestToken,
-  served,
-  startHarness,
-  TestClock,
-} from "../../support/harness.js";
-import { eventually, uniquePrefix } from "../../support/replicas.js";
+import { type Harness, requestToken, served, startHarness, TestClock } from "../../support/harness.js";
+import { eventually, readiness, uniquePrefix } from "../../support/replicas.js";
 import { LocalSentinel } from "../../support/topologies.js";
 
 const AFTER = { clientId: "e1f2a3b4-0000-4000-8000-0000000a57e1", clientSecret: "secret-after-switch-1" };
@@ -23,10 +16,6 @@ const clock = new TestClock();
 let topology: LocalSentinel;
 let fake: FakeAspose;
 const harnesses: Harness[] = [];
-
-async function redisState(harness: Harness): Promise<unknown> {
-  return (JSON.parse((await request(harness, "/readyz")).text) as Record<string, unknown>).redis;
-}
 
 before(async () => {
   topology = await LocalSentinel.start({ sentinels: 3 });
@@ -40,7 +29,10 @@ before(async () => {
   };
   for (let i = 0; i < 2; i++) harnesses.push(await startHarness({ clock, upstream: fake, env }));
   for (const harness of harnesses)
-    await eventually("the replica to reach the primary", async () => (await redisState(harness)) === "up");
+    await eventually(
+      "the replica to reach the primary",
+      async () => (await readiness(harness)).body.redis === "up",
+    );
 });
 
 after(async () => {
@@ -57,7 +49,11 @@ test("primary killed with the first sentinel frozen: both replicas find the new 
   const failoverMs = await topology.killPrimary();
   // Generous: the replicas must get there by themselves, however long the machine takes.
   for (const harness of harnesses)
-    await eventually("the replica to share again", async () => (await redisState(harness)) === "up", 30_000);
+    await eventually(
+      "the replica to share again",
+      async () => (await readiness(harness)).body.redis === "up",
+      30_000,
+    );
   const first = served(await requestToken(a, AFTER));
   const second = served(await requestToken(b, AFTER));
   assert.equal(second.fromCache, true, "the token fetched through A is shared with B");
