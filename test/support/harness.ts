@@ -95,6 +95,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ASPOSE_TIMEOUT_MS: "2000",
     ASPOSE_TOTAL_TIMEOUT_MS: "4000",
     ASPOSE_RETRY_BASE_DELAY_MS: "1",
+    // With a shared store: long enough that a loaded machine does not turn a test of sharing into one
+    // of the fallback. Tests about the deadline itself set their own.
+    REDIS_TIMEOUT_MS: "1000",
     ...options.env,
   });
   const logs: string[] = [];

@@ -32,13 +32,14 @@ export class Replica {
     this.#service = service;
   }
 
-  /** Spawns the service with `env` on top of test defaults (PORT=0) and waits for its ready line. */
+  /**
+   * Spawns the service with `env` on top of test defaults (PORT=0; a Redis deadline a loaded machine
+   * meets, as in startHarness) and waits for its ready line.
+   */
   static async start(name: string, env: Record<string, string>, readyTimeoutMs = 20_000): Promise<Replica> {
+    const defaults = { NODE_ENV: "test", LOG_LEVEL: "info", REDIS_TIMEOUT_MS: "1000" };
     try {
-      return new Replica(
-        name,
-        await startService({ NODE_ENV: "test", LOG_LEVEL: "info", ...env }, readyTimeoutMs),
-      );
+      return new Replica(name, await startService({ ...defaults, ...env }, readyTimeoutMs));
     } catch (error) {
       throw new Error(`${name} did not start: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -341,7 +342,8 @@ export async function connectHealth(
   options: { waitUp?: boolean; metrics?: ServiceMetrics; logger?: Logger } = {},
 ): Promise<{ client: Redis; health: RedisHealth; metrics: ServiceMetrics; close(): Promise<void> }> {
   const client = new Redis(url, {
-    commandTimeout: 500,
+    // A backstop behind the health's own deadline, as in connect.ts.
+    commandTimeout: 2_000,
     connectTimeout: 1_000,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

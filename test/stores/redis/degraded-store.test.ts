@@ -7,12 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { tracingChannel } from "node:diagnostics_channel";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { test } from "node:test";
-import { type CommandTraceContext, Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { FakeAspose } from "../../../dev/fake-aspose.js";
 import { harnessFor, request, requestToken, served } from "../../support/harness.js";
+import { requestCommands, traceCommands, writtenAfterFirstDeadline } from "../../support/redis-commands.js";
 import {
   eventually,
   metricValue,
@@ -149,45 +149,6 @@ interface RefusalLine {
   readonly intervalSeconds?: number;
 }
 
-/** A command the service wrote to one Redis server, seen through ioredis's tracing channel. */
-interface WrittenCommand {
-  readonly name: string;
-  /** Position among the traced events (starts and ends), not a time. */
-  readonly writtenAt: number;
-  ended?: { readonly at: number; readonly error: string | undefined };
-}
-
-/**
- * Records every command written to the server on `port` and how it ended, in event order, through
- * ioredis's `ioredis:command` tracing channel (a command is traced when it is written to the socket).
- */
-function traceCommands(port: number): { readonly commands: WrittenCommand[]; stop(): void } {
-  const channel = tracingChannel<unknown, CommandTraceContext & { error?: unknown }>("ioredis:command");
-  const byContext = new Map<object, WrittenCommand>();
-  const commands: WrittenCommand[] = [];
-  let events = 0;
-  const ignore = (): void => {};
-  const subscribers = {
-    start: (context: CommandTraceContext): void => {
-      if (context.serverPort !== port) return;
-      const command: WrittenCommand = { name: context.command.toLowerCase(), writtenAt: events++ };
-      byContext.set(context, command);
-      commands.push(command);
-    },
-    asyncEnd: (context: CommandTraceContext & { error?: unknown }): void => {
-      const command = byContext.get(context);
-      if (command === undefined) return;
-      const error = context.error instanceof Error ? context.error.name : undefined;
-      command.ended = { at: events++, error };
-    },
-    end: ignore,
-    asyncStart: ignore,
-    error: ignore,
-  };
-  channel.subscribe(subscribers);
-  return { commands, stop: () => channel.unsubscribe(subscribers) };
-}
-
 test("a frozen Redis (SIGSTOP): each request waits out one REDIS_TIMEOUT_MS deadline at most, then local state answers", async (t) => {
   const server = await ThrowawayRedis.start();
   t.after(async () => {
@@ -223,8 +184,7 @@ test("a frozen Redis (SIGSTOP): each request waits out one REDIS_TIMEOUT_MS dead
       }),
     );
   }
-  // The service's own commands (the health watch's PINGs stand apart: no request waits on them).
-  const commands = traced.commands.filter((command) => command.name !== "ping");
+  const commands = requestCommands(traced.commands);
   await eventually("every command written to the frozen Redis to end", () =>
     commands.every((command) => command.ended !== undefined),
   );
@@ -243,9 +203,8 @@ test("a frozen Redis (SIGSTOP): each request waits out one REDIS_TIMEOUT_MS dead
     commands.map(() => "DeadlineExceeded"),
     "every command ended at its deadline",
   );
-  const firstWithdrawn = Math.min(...commands.map((command) => command.ended?.at ?? Infinity));
   assert.deepEqual(
-    commands.filter((command) => command.writtenAt > firstWithdrawn).map((command) => command.name),
+    writtenAfterFirstDeadline(commands),
     [],
     "nothing written after the first deadline passed",
   );
@@ -265,6 +224,7 @@ test("a replica that dies holding the fetch lock frees it within its lease: the 
     REDIS_URL: server.url,
     REDIS_KEY_PREFIX: uniquePrefix("dying"),
     TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
+    REDIS_TIMEOUT_MS: "250",
     // A whole fetch may take this long, so a lock held for it would be held ~62 s.
     ASPOSE_TIMEOUT_MS: "60000",
     ASPOSE_TOTAL_TIMEOUT_MS: "60000",
