@@ -98,7 +98,7 @@ export class ServiceMetrics {
     });
     this.#sharedStoreDegraded = new Gauge({
       name: "shared_store_degraded",
-      help: "1 while a shared store scope (an operation: token_read, token_write, lock, limiter; or store for its configuration) is answered locally for a cause: timeout, unreachable, noperm, no_scripts, oom, readonly, loading, cluster_down, evicting_policy, refused",
+      help: "1 while a shared store scope (an operation: token_read, token_write, lock, limiter, verifier; or store for its configuration) is answered locally for a cause: timeout, unreachable, noperm, no_scripts, oom, readonly, loading, cluster_down, evicting_policy, refused",
       labelNames: ["scope", "cause"],
       registers: [this.registry],
     });
@@ -237,7 +237,7 @@ export class ServiceMetrics {
   }
 
   /** Counts one shared store operation answered from local state. */
-  sharedStoreFallback(operation: "token_read" | "token_write" | "lock" | "limiter"): void {
+  sharedStoreFallback(operation: "token_read" | "token_write" | "lock" | "limiter" | "verifier"): void {
     this.#sharedStoreFallbacks.inc({ operation });
   }
 

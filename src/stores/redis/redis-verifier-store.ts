@@ -40,7 +40,7 @@ export class RedisVerifierStore implements VerifierStore {
 
   async has(lookupKey: string): Promise<boolean> {
     if (this.#local.expiresAt(lookupKey) !== undefined) return true;
-    const step = await this.#health.attempt("limiter", (send) => send("get", [this.#key(lookupKey)]));
+    const step = await this.#health.attempt("verifier", (send) => send("get", [this.#key(lookupKey)]));
     const expiresAtMs = step.ok && typeof step.value === "string" ? Number(step.value) : Number.NaN;
     if (!(expiresAtMs > this.#clock())) return false;
     this.#local.rememberUntil(lookupKey, expiresAtMs);
@@ -51,7 +51,7 @@ export class RedisVerifierStore implements VerifierStore {
     const now = this.#clock();
     const expiresAtMs = Math.max(now + this.#ttlMs, coverUntilMs);
     this.#local.rememberUntil(lookupKey, expiresAtMs);
-    await this.#health.attempt("limiter", (send) =>
+    await this.#health.attempt("verifier", (send) =>
       send("set", [
         this.#key(lookupKey),
         String(expiresAtMs),
@@ -63,7 +63,7 @@ export class RedisVerifierStore implements VerifierStore {
 
   async forget(lookupKey: string): Promise<void> {
     await this.#local.forget(lookupKey);
-    await this.#health.attempt("limiter", (send) => send("del", [this.#key(lookupKey)]));
+    await this.#health.attempt("verifier", (send) => send("del", [this.#key(lookupKey)]));
   }
 
   /** The local tier only; the Redis client belongs to whoever made it. */
