@@ -333,6 +333,11 @@ export function uniquePrefix(label: string): string {
   return `test:aspose-token:${label}:${process.pid}:${randomBytes(4).toString("hex")}:`;
 }
 
+/** What replicas sharing one store set beside its address: their own key prefix, one TOKEN_CACHE_KEY. */
+export function sharingEnv(label: string): { REDIS_KEY_PREFIX: string; TOKEN_CACHE_KEY: string } {
+  return { REDIS_KEY_PREFIX: uniquePrefix(label), TOKEN_CACHE_KEY: randomBytes(32).toString("base64") };
+}
+
 /**
  * An in-process Redis connection with the service's own health tracking, for tests that drive the
  * shared store's classes directly. `up` is false for a server that does not answer.

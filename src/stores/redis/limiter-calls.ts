@@ -41,21 +41,13 @@ export async function reserveIn(
   send: Send,
   call: AttemptCall & { readonly id: string; readonly ttlMs: number },
 ): Promise<SharedReservation | undefined> {
-  const { keys, policy } = call;
   const reply = numbers(
-    await RESERVE.run(
-      send,
-      [keys.subjects, keys.expiry, keys.pending, keys.inflight],
-      [
-        call.now,
-        policy.windowSeconds * 1000,
-        policy.threshold,
-        policy.addressThreshold,
-        call.id,
-        call.ttlMs,
-        ...subjectNames(call.clientKey, call.addressKey),
-      ],
-    ),
+    await RESERVE.run(send, allKeys(call.keys), [
+      ...policyArgs(call),
+      call.id,
+      call.ttlMs,
+      ...subjectNames(call.clientKey, call.addressKey),
+    ]),
   );
   if (reply === undefined) return undefined;
   const [allowed, clientMs = 0, addressMs = 0, busy] = reply;
@@ -69,30 +61,32 @@ export async function settleIn(
   send: Send,
   call: AttemptCall & { readonly id: string; readonly outcome: Outcome; readonly maxSubjects: number },
 ): Promise<LockoutSubject[] | undefined> {
-  const { keys, policy } = call;
+  const { policy } = call;
   const reply = numbers(
-    await SETTLE.run(
-      send,
-      [keys.subjects, keys.expiry, keys.pending, keys.inflight],
-      [
-        call.now,
-        policy.windowSeconds * 1000,
-        policy.threshold,
-        policy.addressThreshold,
-        policy.baseSeconds * 1000,
-        policy.maxSeconds * 1000,
-        call.id,
-        call.outcome,
-        ...subjectNames(call.clientKey, call.addressKey),
-        call.maxSubjects,
-      ],
-    ),
+    await SETTLE.run(send, allKeys(call.keys), [
+      ...policyArgs(call),
+      policy.baseSeconds * 1000,
+      policy.maxSeconds * 1000,
+      call.id,
+      call.outcome,
+      ...subjectNames(call.clientKey, call.addressKey),
+      call.maxSubjects,
+    ]),
   );
   if (reply === undefined) return undefined;
   const locked: LockoutSubject[] = [];
   if (reply[0] === 1) locked.push("client");
   if (reply[1] === 1) locked.push("address");
   return locked;
+}
+
+// RESERVE's and SETTLE's keys, and the first arguments both take: now, window ms, both thresholds.
+function allKeys(keys: LimiterKeys): string[] {
+  return [keys.subjects, keys.expiry, keys.pending, keys.inflight];
+}
+
+function policyArgs({ now, policy }: AttemptCall): number[] {
+  return [now, policy.windowSeconds * 1000, policy.threshold, policy.addressThreshold];
 }
 
 function numbers(reply: unknown): number[] | undefined {

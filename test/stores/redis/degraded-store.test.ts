@@ -21,8 +21,8 @@ import {
   readiness,
   requestTokenFrom,
   scanKeys,
+  sharingEnv,
   ThrowawayRedis,
-  uniquePrefix,
 } from "../../support/replicas.js";
 
 const THRESHOLD = 5;
@@ -45,8 +45,7 @@ test("an ACL user without +@scripting or INFO: lockouts still hold, /readyz and 
   const replica = await Replica.start("acl", {
     ASPOSE_BASE_URL: fake.url,
     REDIS_URL: `redis://svc:svc-pass-0001@127.0.0.1:${server.port}`,
-    REDIS_KEY_PREFIX: uniquePrefix("acl"),
-    TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
+    ...sharingEnv("acl"),
     LOCKOUT_THRESHOLD: String(THRESHOLD),
   });
   t.after(() => replica.stop());
@@ -93,8 +92,7 @@ test("a full Redis under noeviction: tokens still issued, one log line per cause
   const harness = await harnessFor(t, {
     env: {
       REDIS_URL: server.url,
-      REDIS_KEY_PREFIX: uniquePrefix("full"),
-      TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
+      ...sharingEnv("full"),
       LOG_LEVEL: "info",
     },
   });
@@ -159,8 +157,7 @@ test("a frozen Redis (SIGSTOP): each request waits out one REDIS_TIMEOUT_MS dead
   const harness = await harnessFor(t, {
     env: {
       REDIS_URL: server.url,
-      REDIS_KEY_PREFIX: uniquePrefix("frozen"),
-      TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
+      ...sharingEnv("frozen"),
       REDIS_TIMEOUT_MS: String(timeoutMs),
     },
   });
@@ -222,8 +219,7 @@ test("a replica that dies holding the fetch lock frees it within its lease: the 
   const env = {
     ASPOSE_BASE_URL: fake.url,
     REDIS_URL: server.url,
-    REDIS_KEY_PREFIX: uniquePrefix("dying"),
-    TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
+    ...sharingEnv("dying"),
     REDIS_TIMEOUT_MS: "250",
     // A whole fetch may take this long, so a lock held for it would be held ~62 s.
     ASPOSE_TIMEOUT_MS: "60000",

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { type ExecuteResult, harnessFor, request, requestToken } from "../../support/harness.js";
-import { eventually, readiness, ThrowawayRedis, uniquePrefix } from "../../support/replicas.js";
+import { eventually, readiness, sharingEnv, ThrowawayRedis } from "../../support/replicas.js";
 import { metricIn } from "../../support/topologies.js";
 
 const THRESHOLD = 5;
@@ -24,8 +24,7 @@ test("allkeys-lru under memory pressure: a warning at start-up, evictions counte
   const harness = await harnessFor(t, {
     env: {
       REDIS_URL: server.url,
-      REDIS_KEY_PREFIX: uniquePrefix("evict"),
-      TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
+      ...sharingEnv("evict"),
       LOCKOUT_THRESHOLD: String(THRESHOLD),
       LOG_LEVEL: "info",
     },

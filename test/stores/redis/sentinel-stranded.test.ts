@@ -4,11 +4,10 @@
  * other sentinels and share again, not strand itself on "Redis unavailable" for good.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { FakeAspose } from "../../../dev/fake-aspose.js";
 import { type Harness, requestToken, served, startHarness, TestClock } from "../../support/harness.js";
-import { eventually, readiness, uniquePrefix } from "../../support/replicas.js";
+import { eventually, readiness, sharingEnv } from "../../support/replicas.js";
 import { LocalSentinel } from "../../support/topologies.js";
 
 const AFTER = { clientId: "e1f2a3b4-0000-4000-8000-0000000a57e1", clientSecret: "secret-after-switch-1" };
@@ -23,8 +22,7 @@ before(async () => {
   const env = {
     REDIS_SENTINELS: topology.sentinelList,
     REDIS_SENTINEL_MASTER: LocalSentinel.MASTER_NAME,
-    REDIS_KEY_PREFIX: uniquePrefix("stranded"),
-    TOKEN_CACHE_KEY: randomBytes(32).toString("base64"),
+    ...sharingEnv("stranded"),
     REDIS_TIMEOUT_MS: "500",
   };
   for (let i = 0; i < 2; i++) harnesses.push(await startHarness({ clock, upstream: fake, env }));
