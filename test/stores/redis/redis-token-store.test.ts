@@ -78,8 +78,11 @@ class Upstream implements TokenIssuer {
     this.#open?.();
   }
 
+  /** Fails the calls held now; calls made after it are held again, until release(). */
   failHeld(): void {
-    this.#fail?.();
+    const fail = this.#fail;
+    this.hold();
+    fail?.();
   }
 
   readonly issue = async (): Promise<IssuedToken> => {
@@ -244,7 +247,7 @@ test("a holder whose fetch fails releases the lock, and a waiting replica fetche
   await eventually("B waiting", () => waits === 1);
   upstream.failHeld();
   await assert.rejects(failing, /upstream failed/);
-  upstream.hold();
+  // B may already be calling by now (A released the lock as its fetch failed): only A's call failed.
   upstream.release();
   const result = await waiting;
   assert.equal(result.source, "upstream");
