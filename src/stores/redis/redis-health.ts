@@ -196,11 +196,7 @@ export class RedisHealth {
       await runBounded(client, this.#options.deadlineMs, (send) => send("ping", []));
       this.#suspect = false;
       this.#failingSince = undefined;
-      // Answering again: what only reachability broke works again too (refusals wait for a success).
-      // Not on a cluster, where a PING reaches one node and says nothing of a dead shard.
-      if (this.topology !== "cluster")
-        for (const [scope, cause] of this.#degraded)
-          if (cause === "timeout" || cause === "unreachable") this.setDegraded(scope, undefined);
+      this.#reachableAgain();
       this.#markUp();
     } catch {
       const since = this.#failingSince ?? performance.now();
@@ -211,6 +207,17 @@ export class RedisHealth {
     }
   }
 
+  /**
+   * Answering again (a PING, or a new connection): what only reachability broke works again too, even
+   * an operation nobody has tried since; refusals wait for a success. Not on a cluster, where one node
+   * answering says nothing of a dead shard.
+   */
+  #reachableAgain(): void {
+    if (this.topology === "cluster") return;
+    for (const [scope, cause] of this.#degraded)
+      if (cause === "timeout" || cause === "unreachable") this.setDegraded(scope, undefined);
+  }
+
   #markUp(): void {
     if (this.#closing) return;
     if (this.#state === "up") return;
@@ -218,6 +225,7 @@ export class RedisHealth {
     this.#state = "up";
     this.#suspect = false;
     this.#failingSince = undefined;
+    this.#reachableAgain();
     this.#options.observer.sharedStoreUp(true);
     this.#options.logger.info(
       recovered
