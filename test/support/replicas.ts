@@ -348,7 +348,7 @@ export async function connectHealth(
 ): Promise<{ client: Redis; health: RedisHealth; metrics: ServiceMetrics; close(): Promise<void> }> {
   const client = new Redis(url, {
     // A backstop behind the health's own deadline, as in connect.ts.
-    commandTimeout: 2_000,
+    commandTimeout: 4_000,
     connectTimeout: 1_000,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -357,7 +357,9 @@ export async function connectHealth(
   const metrics = options.metrics ?? new ServiceMetrics({ defaultMetrics: false });
   const health = new RedisHealth(client, {
     topology: "standalone",
-    deadlineMs: 500,
+    // As startHarness's REDIS_TIMEOUT_MS: a deadline a loaded machine meets, so a test of sharing does
+    // not become one of the fallback.
+    deadlineMs: 1_000,
     logger: options.logger ?? pino({ level: "silent" }),
     observer: metrics,
     probeIntervalMs: 100,
