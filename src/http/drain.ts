@@ -5,6 +5,7 @@
  * `Connection: close` once draining, and each answered connection is closed once idle).
  */
 import type { Server, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import { HttpCode } from "../errors.js";
@@ -26,7 +27,27 @@ export interface HttpEdge {
 export interface Draining {
   readonly server: Server;
   readonly pending: ReadonlyMap<ServerResponse, (reply: Reply) => void>;
+  /** Closes the connections that have not sent a byte (see silentConnections). */
+  readonly closeSilent: () => void;
   readonly logger: Logger;
+}
+
+/**
+ * Keeps the server's open connections so draining can close those that have not sent a byte: they
+ * carry no request to finish, and `closeIdleConnections()` leaves them open (Node counts a connection
+ * idle only between requests), so a browser's preconnect or a silent client held shutdown until the
+ * head timeout or the deadline. A TLS connection that finished its handshake has sent bytes: it waits
+ * for REQUEST_HEADERS_TIMEOUT_MS like any slow head.
+ */
+export function silentConnections(server: Server): () => void {
+  const open = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+  });
+  return () => {
+    for (const socket of open) if (socket.bytesRead === 0) socket.destroy();
+  };
 }
 
 /** How long the coded answers to cut requests get to be written before their connections are closed. */
@@ -50,6 +71,7 @@ export async function drainServer(draining: Draining, deadlineMs: number): Promi
   const { server, logger } = draining;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  draining.closeSilent();
   // close() has released the listening socket: from here new connections are refused. Logged so an
   // operator (and the process tests) can tell draining from hanging.
   logger.info({ deadlineMs }, "Stopped accepting connections; draining in-flight requests");

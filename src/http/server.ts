@@ -13,7 +13,7 @@ import { accessLog } from "./access-log.js";
 import { clientAddress, type ProxyTrust } from "./client-address.js";
 import { type GuardLimits, guardConnections } from "./connection-guard.js";
 import { corsHeaders } from "./cors.js";
-import { closeServer, drainServer, type HttpEdge } from "./drain.js";
+import { closeServer, drainServer, type HttpEdge, silentConnections } from "./drain.js";
 import { closing, jsonError, type Reply, type RequestFacts, type Route } from "./exchange.js";
 import { requestIdOf } from "./request-id.js";
 import type { Shed } from "./shedding.js";
@@ -153,6 +153,7 @@ export function createHttpServer(options: HttpServerOptions): GuardedEdge {
     { limits: connections, proxyTrust: options.proxyTrust, shed: options.shed },
     serve,
   );
+  const closeSilent = silentConnections(server);
   server.maxConnections = connections.maxConnections;
   server.on("drop", () => options.shed("connection_cap"));
 
@@ -161,7 +162,7 @@ export function createHttpServer(options: HttpServerOptions): GuardedEdge {
     load: () => ({ openConnections: guard.open(), waitingRequests: guard.waiting() }),
     drain: (deadlineMs) => {
       draining = true;
-      return drainServer({ server, pending, logger }, deadlineMs);
+      return drainServer({ server, pending, closeSilent, logger }, deadlineMs);
     },
     close: () => closeServer(server),
   };
