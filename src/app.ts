@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import type { Logger } from "pino";
+import type { DestinationStream, Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { createApolloServer } from "./graphql/apollo-server.js";
 import { contextFactory } from "./graphql/context.js";
@@ -15,6 +15,7 @@ import { connectionCap, createHttpServer, type HttpEdge, type ServerFactory } fr
 import { type Shed, shedReporter } from "./http/shedding.js";
 import { type TlsListener, tlsListener } from "./http/tls.js";
 import { CredentialGate } from "./limits/credential-gate.js";
+import { type AuditLog, audited, auditLog } from "./observability/audit-log.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
 import { activeSpan, TRACING_OFF, TraceAttribute, type Tracing } from "./observability/tracing.js";
 import { createStores, type Stores, sharedLifetime } from "./stores/index.js";
@@ -38,6 +39,11 @@ export interface AppOptions {
   readonly descriptorLimit?: number;
   /** OpenTelemetry, started by main.ts before the app; off when not given. */
   readonly tracing?: Tracing;
+  /**
+   * Where audit lines go, opened by main.ts as AUDIT_LOG says (a test passes its own); no audit log
+   * when absent or when AUDIT_LOG is `off`.
+   */
+  readonly auditDestination?: DestinationStream;
   /** The variables the explorer opens with (`npm run dev`: the demo credentials); unset: empty ones. */
   readonly explorerVariables?: Readonly<Record<string, string>>;
 }
@@ -77,7 +83,8 @@ export function createApp(options: AppOptions): App {
   const stores = options.stores ?? createStores({ config, logger, metrics, clock });
   const upstream = createUpstream({ config, logger, metrics, clock, tracer: tracing.tracer });
   const keyer = new CredentialKeyer(config.tokens.key, upstream.tokenUrl);
-  const service = tokenService(options, stores, upstream, tracing, clock);
+  const audit = auditLog(config.audit, options.auditDestination);
+  const service = tokenService(options, stores, upstream, tracing, clock, audit);
   const explorer = explorerSite({
     explorer: config.server.explorer,
     graphRef: config.telemetry.apollo.graphRef,
@@ -131,7 +138,7 @@ export function createApp(options: AppOptions): App {
     bodyLimitBytes: config.limits.bodyLimitBytes,
     bodies,
     admit: perimeter(config.perimeter, (reason) => metrics.perimeterRefusal(reason)),
-    makeContext: contextFactory(service, keyer, () => ({
+    makeContext: contextFactory(audited(service, audit), keyer, () => ({
       ready: readiness().ready,
       upstream: upstream.circuit(),
     })),
@@ -204,6 +211,7 @@ function tokenService(
   upstream: Upstream,
   tracing: Tracing,
   clock: Clock,
+  audit: AuditLog | undefined,
 ): TokenService {
   const { config, metrics } = options;
   const { tokens } = config;
@@ -231,7 +239,10 @@ function tokenService(
         }
       : (source) => metrics.tokenLookup(source),
     onClaimWait: () => metrics.sharedLockWait(),
-    onRefreshAhead: (outcome) => metrics.refreshAhead(outcome),
+    onRefreshAhead: (outcome, request, caller, error) => {
+      metrics.refreshAhead(outcome);
+      audit?.refreshedAhead(caller, request.credential.clientId, outcome, error);
+    },
   });
 }
 

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config/index.js";
+import type { LogDestination } from "./observability/logger.js";
 
 /**
  * SIGTERM and SIGINT from the process's first moment. In a container the service is PID 1, and the
@@ -25,7 +26,7 @@ const [
   { ConfigError, loadConfig, SHUTDOWN_GRACE_MS, unsetBlankVariables },
   { describeConfig },
   { listenFailure },
-  { createLogger, stdoutDestination },
+  { createLogger, fileDestination, stderrDestination, stdoutDestination },
   { ServiceMetrics },
   { startTracing },
   { SERVICE_VERSION },
@@ -64,11 +65,20 @@ async function main(): Promise<void> {
   const destination = stdoutDestination();
   setInterval(() => destination.flush(), 1000).unref();
   const logger = createLogger(config.telemetry.logLevel, destination.stream);
+  const audit = auditDestination(config, destination);
+  if (audit !== undefined && audit !== destination) setInterval(() => audit.flush(), 1000).unref();
   const metrics = new ServiceMetrics({ defaultMetrics: true });
   // Before the app: the SDK's context manager must be registered before any request runs.
   const tracing = await startTracing(config.telemetry.tracing);
   const descriptorLimit = openFileLimit();
-  const app = createApp({ config, logger, metrics, tracing, descriptorLimit });
+  const app = createApp({
+    config,
+    logger,
+    metrics,
+    tracing,
+    descriptorLimit,
+    auditDestination: audit?.stream,
+  });
   const { host, port } = config.server;
   const address = await app.listen(port, host).catch(async (error: unknown): Promise<never> => {
     const line = listenFailure(error, host, port);
@@ -108,8 +118,11 @@ async function main(): Promise<void> {
   // signal, the hard limit) or shutdown failed.
   let stopping = false;
   const exit = async (code: number): Promise<never> => {
-    const written = await destination.finish(LOG_FINISH_MS);
-    process.exit(written ? code : Math.max(code, 1));
+    const [written, audited] = await Promise.all([
+      destination.finish(LOG_FINISH_MS),
+      audit === destination || audit === undefined ? true : audit.finish(LOG_FINISH_MS),
+    ]);
+    process.exit(written && audited ? code : Math.max(code, 1));
   };
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -153,6 +166,30 @@ async function main(): Promise<void> {
   process.on("unhandledRejection", (reason) => {
     logger.error({ err: reason }, "Unhandled promise rejection");
   });
+}
+
+/**
+ * Where audit lines go: stdout shares the service log's destination (whole lines, one buffer, one
+ * order); stderr and a file get their own. A file that cannot be opened stops start-up.
+ */
+function auditDestination(config: Config, stdout: LogDestination): LogDestination | undefined {
+  const target = config.audit.destination;
+  switch (target.kind) {
+    case "off":
+      return undefined;
+    case "stdout":
+      return stdout;
+    case "stderr":
+      return stderrDestination();
+    case "file":
+      try {
+        return fileDestination(target.path);
+      } catch (error) {
+        const reason = error instanceof Error && "code" in error ? String(error.code) : "unknown error";
+        process.stderr.write(`Invalid configuration: AUDIT_LOG cannot be opened for appending (${reason})\n`);
+        process.exit(78); // EX_CONFIG
+      }
+  }
 }
 
 /**

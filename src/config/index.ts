@@ -4,6 +4,7 @@
  * those declarations; a bad value stops start-up with a message that names the variable. The
  * reference (docs/configuration.md) and `.env.example` are generated from CONFIG_SECTIONS.
  */
+import { AUDIT, type AuditConfig, auditConfig } from "./audit.js";
 import { EDGE_LIMITS } from "./edge-limits.js";
 import { LIMITS, type LimitsConfig, limitsConfig } from "./limits.js";
 import { ConfigError, type Env } from "./parse.js";
@@ -16,6 +17,7 @@ import { TELEMETRY, type TelemetryConfig, telemetryConfig } from "./telemetry.js
 import { TOKENS, type TokensConfig, tokensConfig } from "./tokens.js";
 import { UPSTREAM, type UpstreamConfig, upstreamConfig } from "./upstream.js";
 
+export type { AuditConfig, AuditDestination } from "./audit.js";
 export type { EdgeLimitsConfig, ProxyAccounting } from "./edge-limits.js";
 export type { LimitsConfig, LockoutConfig } from "./limits.js";
 export { ConfigError, type Env } from "./parse.js";
@@ -42,6 +44,7 @@ export interface Config {
   readonly limits: LimitsConfig;
   readonly store: StoreConfig;
   readonly telemetry: TelemetryConfig;
+  readonly audit: AuditConfig;
   readonly perimeter: PerimeterConfig;
 }
 
@@ -54,18 +57,21 @@ export const CONFIG_SECTIONS: readonly ConfigSection<Readonly<Record<string, Var
   LIMITS,
   STORE,
   TELEMETRY,
+  AUDIT,
   PERIMETER,
 ];
 
 /** Parses and validates the environment into a frozen Config. */
 export function loadConfig(env: Env): Config {
+  const tokens = tokensConfig(env);
   const config: Config = {
     server: serverConfig(env),
     upstream: upstreamConfig(env),
-    tokens: tokensConfig(env),
+    tokens,
     limits: limitsConfig(env),
     store: storeConfig(env),
     telemetry: telemetryConfig(env),
+    audit: auditConfig(env, tokens),
     perimeter: perimeterConfig(env),
   };
   if (config.server.edge.bodyBudgetBytes < config.limits.bodyLimitBytes) {

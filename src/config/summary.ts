@@ -67,6 +67,13 @@ export interface ConfigSummary {
   };
   /** The upstream's host (and port, when not the scheme's). */
   readonly upstreamHost: string;
+  /** Where audit lines go, whose key makes their identifiers (never the key), what they hold. */
+  readonly audit: {
+    readonly log: "stdout" | "stderr" | "file" | "off";
+    readonly key: "explicit" | "derived" | "per-process";
+    readonly clientId: "hmac" | "clear";
+    readonly cacheHits: boolean;
+  };
 }
 
 /** The loggable description of a Config: no secret has a field in it. */
@@ -99,6 +106,12 @@ export function describeConfig(config: Config): ConfigSummary {
     },
     perimeter: describePerimeter(config.perimeter),
     upstreamHost: new URL(config.upstream.baseUrl).host,
+    audit: {
+      log: config.audit.destination.kind,
+      key: config.audit.keySource,
+      clientId: config.audit.clientId,
+      cacheHits: config.audit.cacheHits,
+    },
   };
 }
 

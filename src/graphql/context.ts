@@ -28,7 +28,7 @@ export function contextFactory(
   replica: () => ReplicaStatus,
 ): (facts: { readonly requestId: string; readonly clientAddress: string }) => Context {
   return ({ requestId, clientAddress }) => {
-    const caller = { addressKey: keyer.addressKey(clientAddress) };
+    const caller = { addressKey: keyer.addressKey(clientAddress), requestId, clientAddress };
     return {
       keyer,
       requestId,

@@ -1,4 +1,4 @@
-import { fstatSync } from "node:fs";
+import { fstatSync, openSync } from "node:fs";
 import { Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { type DestinationStream, type Logger, pino } from "pino";
@@ -55,9 +55,30 @@ const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
  * A file or a terminal keeps pino's buffered destination: neither breaks that way.
  */
 export function stdoutDestination(): LogDestination {
-  const stat = fstatSync(1);
-  if (stat.isFIFO() || stat.isSocket()) return socketDestination(new Socket({ fd: 1, readable: false }));
-  const destination = pino.destination({ sync: false, minLength: MIN_WRITE_LENGTH });
+  return descriptorDestination(1);
+}
+
+/** Log lines to stderr, as stdoutDestination writes stdout (the audit log's `AUDIT_LOG=stderr`). */
+export function stderrDestination(): LogDestination {
+  return descriptorDestination(2);
+}
+
+/**
+ * Log lines appended to a file, created with mode 0600 (audit lines name clients and addresses).
+ * Opened here, synchronously, so a path that cannot be written stops start-up instead of losing lines.
+ */
+export function fileDestination(path: string): LogDestination {
+  return bufferedDestination(openSync(path, "a", 0o600));
+}
+
+function descriptorDestination(fd: 1 | 2): LogDestination {
+  const stat = fstatSync(fd);
+  if (stat.isFIFO() || stat.isSocket()) return socketDestination(new Socket({ fd, readable: false }));
+  return bufferedDestination(fd);
+}
+
+function bufferedDestination(fd: number): LogDestination {
+  const destination = pino.destination({ fd, sync: false, minLength: MIN_WRITE_LENGTH });
   return {
     stream: destination,
     flush: () => destination.flush(),

@@ -35,8 +35,13 @@ export interface TokenServiceDependencies {
   readonly onLookup?: (source: TokenSource) => void;
   /** Called when a fetch starts waiting for another replica's. */
   readonly onClaimWait?: () => void;
-  /** Called when a background refresh ends. */
-  readonly onRefreshAhead?: (outcome: RefreshAheadOutcome) => void;
+  /** Called when a background refresh ends, with the request and caller that started it. */
+  readonly onRefreshAhead?: (
+    outcome: RefreshAheadOutcome,
+    request: TokenRequest,
+    caller: Caller,
+    error?: unknown,
+  ) => void;
 }
 
 const FIRST_POLL_MS = 10;
@@ -117,7 +122,7 @@ export class TokenService implements TokenProvider {
 
   /**
    * Starts one background refresh with this request's credentials, unless one is in flight or a failed
-   * one is backing off. The caller does not wait for it; its outcome reaches metrics only.
+   * one is backing off. The caller does not wait for it; its outcome reaches metrics and the audit log.
    */
   #refreshAhead(request: TokenRequest, caller: Caller, stored: StoredToken): void {
     const { credential } = request;
@@ -129,7 +134,7 @@ export class TokenService implements TokenProvider {
     flight.promise.then(
       () => {
         this.#retryAheadAt.delete(credential.lookupKey);
-        this.#deps.onRefreshAhead?.("refreshed");
+        this.#deps.onRefreshAhead?.("refreshed", request, caller);
       },
       (error: unknown) => {
         const lifetimeMs = stored.token.expiresAtMs - stored.token.issuedAtMs;
@@ -138,7 +143,7 @@ export class TokenService implements TokenProvider {
           Math.max(RETRY_AHEAD_MIN_MS, lifetimeMs * RETRY_AHEAD_SHARE),
         );
         this.#retryAheadAt.set(credential.lookupKey, this.#deps.clock() + backoffMs);
-        this.#deps.onRefreshAhead?.(isUpstreamFault(error) ? "failed" : "rejected");
+        this.#deps.onRefreshAhead?.(isUpstreamFault(error) ? "failed" : "rejected", request, caller, error);
       },
     );
   }

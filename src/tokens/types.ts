@@ -40,6 +40,9 @@ export interface TokenRequest {
 /** Who is asking: the key of the client address the brute-force accounting counts against. */
 export interface Caller {
   readonly addressKey: string;
+  /** The request and the address (as the edge computed it) it came from, for the audit trail. */
+  readonly requestId?: string;
+  readonly clientAddress?: string;
 }
 
 /** What the per-request context needs of the token service. */

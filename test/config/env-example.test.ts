@@ -26,9 +26,13 @@ function literally(file: string): Record<string, string> {
   return Object.fromEntries(entries);
 }
 
-/** The config with the per-process random key left out: two loads differ in it by design. */
+/** The config with the per-process random keys left out: two loads differ in them by design. */
 function comparable(config: Config): unknown {
-  return { ...config, tokens: { ...config.tokens, key: undefined } };
+  return {
+    ...config,
+    tokens: { ...config.tokens, key: undefined },
+    audit: { ...config.audit, key: undefined },
+  };
 }
 
 test("read literally, .env.example loads as the defaults: no line carries a comment or quote into a value", () => {

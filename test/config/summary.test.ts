@@ -89,6 +89,14 @@ test("tracing, the explorer, the limits and the upstream are stated; Apollo's ke
   assert.equal(JSON.parse(described({})).tracing, "off");
 });
 
+test("the audit log is stated by where it goes and whose key it uses, never by the key", () => {
+  const auditKey = Buffer.alloc(32, 3).toString("base64");
+  const line = JSON.parse(described({ AUDIT_KEY: auditKey, AUDIT_LOG: "/var/log/audit.jsonl" }));
+  assert.ok(!JSON.stringify(line).includes(auditKey));
+  assert.deepEqual(line.audit, { log: "file", key: "explicit", clientId: "hmac", cacheHits: true });
+  assert.equal(JSON.parse(described({})).audit.key, "derived");
+});
+
 test("the perimeter is stated by the proofs it requires, never by their secrets", () => {
   const line = JSON.parse(
     described({ ROUTER_SECRET: SECRETS.routerSecret, ROUTER_HMAC_SECRET: SECRETS.hmacSecret }),

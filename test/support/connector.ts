@@ -8,11 +8,15 @@ import { AsposeTokenClient, type AsposeTokenClientOptions } from "../../src/aspo
 import { ServiceError } from "../../src/errors.js";
 import { createLogger } from "../../src/observability/logger.js";
 
-/** A log destination that appends each written line to `lines`. */
-export function lineSink(lines: string[]): Writable {
+/** A log destination that appends each written line to `lines` (and tells `onLine`, if given). */
+export function lineSink(lines: string[], onLine?: (line: string) => void): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") lines.push(line);
+      for (const line of chunk.toString("utf8").split("\n")) {
+        if (line === "") continue;
+        lines.push(line);
+        onLine?.(line);
+      }
       callback();
     },
   });

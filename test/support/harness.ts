@@ -3,6 +3,7 @@
  * over real HTTP. Logs are captured line by line so tests can prove no secret is ever written.
  */
 import assert from "node:assert/strict";
+import { EventEmitter, once } from "node:events";
 import { request as httpRequest } from "node:http";
 import type { TestContext } from "node:test";
 import { GraphQLClient } from "graphql-request";
@@ -73,10 +74,17 @@ export interface Harness {
   readonly clock: TestClock;
   /** Every log line the service wrote, raw JSON text. */
   readonly logs: string[];
+  /** Every audit line the service wrote (AUDIT_LOG, captured apart from the service log). */
+  readonly auditLogs: string[];
+  /** The first audit line, written or to come, that `matches`: waits for it, up to `timeoutMs`. */
+  auditLine(matches: (line: AuditRecord) => boolean, timeoutMs?: number): Promise<AuditRecord>;
   /** Every response body the client received through `execute` or `post`. */
   readonly responses: string[];
   close(): Promise<void>;
 }
+
+/** One audit line, parsed. */
+export type AuditRecord = Readonly<Record<string, unknown>>;
 
 /** Starts the fake Aspose and the service wired to it. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -102,6 +110,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const logs: string[] = [];
   const logger = createLogger(config.telemetry.logLevel, lineSink(logs));
+  const auditLogs: string[] = [];
+  const auditWritten = new EventEmitter();
+  const auditSink = lineSink(auditLogs, (line) => auditWritten.emit("line", line));
   const metrics = new ServiceMetrics({ defaultMetrics: false });
   const stores = createStores({ config, logger, metrics, clock: clock.now });
   const store = new ObservedTokenStore(stores.tokenStore);
@@ -112,6 +123,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clock: clock.now,
     stores: { ...stores, tokenStore: store },
     tracing: options.tracing,
+    auditDestination: auditSink,
   });
   const address = await app.listen(0, "127.0.0.1");
   const origin = `${app.tls === undefined ? "http" : "https"}://127.0.0.1:${address.port}`;
@@ -126,6 +138,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     client: new GraphQLClient(url),
     clock,
     logs,
+    auditLogs,
+    async auditLine(matches, timeoutMs = 5_000) {
+      const signal = AbortSignal.timeout(timeoutMs);
+      for (let seen = 0; ; ) {
+        for (; seen < auditLogs.length; seen++) {
+          const record = JSON.parse(auditLogs[seen] ?? "{}") as AuditRecord;
+          if (matches(record)) return record;
+        }
+        await once(auditWritten, "line", { signal });
+      }
+    },
     responses: [],
     async close() {
       await app.shutdown(1000);
@@ -219,7 +242,7 @@ function postFrom(
 
 /** Fails when any secret appears in any captured log line or response body. */
 export function leakedSecrets(harness: Harness, secrets: readonly string[]): string[] {
-  const haystacks = [...harness.logs, ...harness.responses];
+  const haystacks = [...harness.logs, ...harness.auditLogs, ...harness.responses];
   return secrets.filter((secret) => secret.length > 0 && haystacks.some((text) => text.includes(secret)));
 }
 
@@ -230,9 +253,10 @@ export async function harnessFor(t: TestContext, options: HarnessOptions = {}): 
   return harness;
 }
 
-/** Tokens may appear in a successful response, never in a log line. */
+/** Tokens may appear in a successful response, never in a log line (service or audit). */
 export function tokensInLogs(harness: Harness, tokens: readonly string[]): string[] {
-  return tokens.filter((token) => harness.logs.some((line) => line.includes(token)));
+  const lines = [...harness.logs, ...harness.auditLogs];
+  return tokens.filter((token) => lines.some((line) => line.includes(token)));
 }
 
 /** Every access token the service answered, read from the recorded answers. */

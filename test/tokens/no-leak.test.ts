@@ -124,11 +124,14 @@ test("no secret reaches a log line or an answer, no token reaches a log line", {
   const secrets = [CLIENT_SECRET, WRONG_SECRET, ...encodedForms(SPECIAL_SECRET)];
   assert.deepEqual(leakedSecrets(harness, secrets), []);
 
+  // The audit log is searched too (leakedSecrets reads it): it wrote a line per outcome.
+  assert.ok(harness.auditLogs.length >= 10, `only ${harness.auditLogs.length} audit lines`);
+  const lines = [...harness.logs, ...harness.auditLogs];
   for (const token of tokens) {
     const [, payload = "", signature = ""] = token.split(".");
     for (const part of [token, payload, signature]) {
       assert.ok(part.length > 20);
-      const line = harness.logs.find((text) => text.includes(part));
+      const line = lines.find((text) => text.includes(part));
       assert.equal(line, undefined, `a token (or part of one) was logged: ${line?.slice(0, 120)}`);
     }
   }
