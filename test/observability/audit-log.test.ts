@@ -268,6 +268,13 @@ test("AUDIT_CACHE_HITS=off drops the cache hits' lines and keeps the others", as
   assert.equal(onlyLineOf(harness, "wrong-1").outcome, "refused");
 });
 
+test("LOG_LEVEL=warn silences the access log, not the audit trail", async (t) => {
+  const harness = await harnessFor(t, { env: { AUDIT_KEY, LOG_LEVEL: "warn" } });
+  await ask(harness, "quiet-1");
+  assert.ok(!harness.logs.some((line) => line.includes('"requestId":"quiet-1"')));
+  assert.equal(onlyLineOf(harness, "quiet-1").outcome, "issued");
+});
+
 test("AUDIT_LOG=off writes no audit line at all", async (t) => {
   const harness = await harnessFor(t, { env: { AUDIT_LOG: "off" } });
   await ask(harness, "off-1");
