@@ -8,9 +8,10 @@
 import { createApp } from "../src/app.js";
 import { loadConfig, unsetBlankVariables } from "../src/config/index.js";
 import { listenFailure } from "../src/http/listen-failure.js";
-import { createLogger } from "../src/observability/logger.js";
+import { createLogger, fileDestination } from "../src/observability/logger.js";
 import { ServiceMetrics } from "../src/observability/metrics.js";
 import { startTracing } from "../src/observability/tracing.js";
+import type { DestinationStream } from "pino";
 import { FakeAspose } from "./fake-aspose.js";
 
 export const DEMO_CLIENT_ID = "demo-client-id";
@@ -27,6 +28,7 @@ const app = createApp({
   metrics: new ServiceMetrics({ defaultMetrics: true }),
   tracing,
   explorerVariables: { clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET },
+  auditDestination: auditDestination(),
 });
 const { host, port } = config.server;
 const address = await app.listen(port, host).catch(async (error: unknown): Promise<never> => {
@@ -47,6 +49,13 @@ logger.info(
   `Dev server at ${url} (fake Aspose). Open it in a browser: the explorer opens with the demo ` +
     `credentials, clientId "${DEMO_CLIENT_ID}", clientSecret "${DEMO_CLIENT_SECRET}" (sent as variables).`,
 );
+
+/** AUDIT_LOG as main.ts reads it, unbuffered: a developer watches the lines as they come. */
+function auditDestination(): NodeJS.WritableStream | DestinationStream | undefined {
+  const target = config.audit.destination;
+  if (target.kind === "file") return fileDestination(target.path).stream;
+  return target.kind === "off" ? undefined : process[target.kind];
+}
 
 const stop = async (): Promise<void> => {
   await app.shutdown(config.server.shutdownTimeoutMs);
