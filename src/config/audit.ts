@@ -80,7 +80,7 @@ export const AUDIT = section(
       default: true,
       does: "Whether a token served from the cache writes an audit line.",
       details:
-        "On by default: a caller served from the cache obtained a token too, and without these lines a second holder of a credential would never appear in the trail. `off` halves the audit volume of a busy service at the price of that answer.",
+        "On by default: a caller served from the cache obtained a token too, and without these lines a second holder of a credential would never appear in the trail. `off` leaves a busy service's trail to its fetches, refreshes and refusals, at the price of that answer.",
     }),
   },
 );
