@@ -207,6 +207,38 @@ test("one audit line per outcome, each with its request id, address, outcome, so
   assert.ok(!harness.logs.some((line) => line.includes('"log":"audit"')));
 });
 
+test("a background refresh that fails, or that Aspose refuses, is audited with its code", async (t) => {
+  const harness = await harnessFor(t, {
+    env: { AUDIT_KEY, ASPOSE_BREAKER_THRESHOLD: "1000" },
+    fake: { lifetimeSeconds: LIFETIME_S },
+  });
+  const { fake, clock } = harness;
+  await ask(harness, "first-1");
+  // Aspose down while the refresh-ahead window opens.
+  clock.advance((LIFETIME_S - 600) * 1000);
+  fake.failNext({ kind: "status", status: 503 }, 3);
+  assert.equal((await ask(harness, "ahead-fails")).data?.accessToken.fromCache, true);
+  const failed = await harness.auditLine(
+    (line) => line.requestId === "ahead-fails" && line.outcome !== "served",
+  );
+  assert.deepEqual(
+    [failed.outcome, failed.source, failed.code],
+    ["failed", "refresh-ahead", "UPSTREAM_UNAVAILABLE"],
+  );
+  // The secret rotated at Aspose: the next background try (after its back-off) is refused.
+  clock.advance(120_000);
+  fake.addClient(CLIENT_ID, OTHER_SECRET);
+  await ask(harness, "ahead-refused");
+  const refused = await harness.auditLine(
+    (line) => line.requestId === "ahead-refused" && line.outcome !== "served",
+  );
+  assert.deepEqual(
+    [refused.outcome, refused.source, refused.code],
+    ["refused", "refresh-ahead", "INVALID_CREDENTIALS"],
+  );
+  assertCommonFields(refused);
+});
+
 test("the client address is the one the edge computed, after TRUSTED_PROXIES", async (t) => {
   const harness = await harnessFor(t, { env: { AUDIT_KEY, TRUSTED_PROXIES: "127.0.0.1" } });
   // The left-most entry is whatever the client wrote; the nearest untrusted hop is the client.

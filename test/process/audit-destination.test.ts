@@ -70,6 +70,28 @@ test("AUDIT_LOG=<file> appends them to the file, mode 0600, and none to stdout",
   assert.ok(!service.logs.some((entry) => entry.log === "audit"));
 });
 
+test("AUDIT_LOG=stderr writes them to stderr, apart from the service log", PROCESS_TEST, async (t) => {
+  const fake = await startFake(t);
+  const service = await startService(serviceEnv(fake, { AUDIT_KEY, AUDIT_LOG: "stderr" }));
+  t.after(() => service.kill());
+  await askToken(service.origin, "stderr-1");
+  await service.waitForLog(
+    (entry) => entry.requestId === "stderr-1" && entry.msg === "request",
+    "access log",
+  );
+  assert.equal((await service.stop()).code, 0);
+  const lines = service
+    .stderr()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.deepEqual(
+    lines.map((line) => [line.requestId, line.outcome, line.log]),
+    [["stderr-1", "issued", "audit"]],
+  );
+  assert.ok(!service.logs.some((entry) => entry.log === "audit"));
+});
+
 test("AUDIT_LOG=off writes no audit line to stdout", PROCESS_TEST, async (t) => {
   const fake = await startFake(t);
   const service = await startService(serviceEnv(fake, { AUDIT_LOG: "off" }));
