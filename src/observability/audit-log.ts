@@ -79,8 +79,8 @@ export class AuditLog {
     this.#accepted(SERVED[source], source, caller, clientId);
   }
 
-  /** The caller's request ended in an error. */
-  refused(caller: Caller, clientId: string, error: unknown): void {
+  /** The caller's request ended in an error: refused (its credentials, its rate) or failed. */
+  erred(caller: Caller, clientId: string, error: unknown): void {
     this.#logger.info({ ...failure(error), ...this.#who(caller, clientId) });
   }
 
@@ -137,7 +137,7 @@ export function audited(provider: TokenProvider, audit: AuditLog | undefined): T
           return served;
         },
         (error: unknown) => {
-          audit.refused(caller, request.credential.clientId, error);
+          audit.erred(caller, request.credential.clientId, error);
           throw error;
         },
       ),
