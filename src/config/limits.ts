@@ -8,12 +8,14 @@ import { section } from "./section.js";
 export const MAX_DEPTH = 10;
 export const MAX_DIRECTIVES = 10;
 
-/** Brute-force lockout per clientId (and, at 4× the threshold, per address). */
+/** Brute-force lockout per clientId (and, at 4× the threshold, per address), and the guess budget all share. */
 export interface LockoutConfig {
   readonly threshold: number;
   readonly windowSeconds: number;
   readonly baseSeconds: number;
   readonly maxSeconds: number;
+  /** Unverified upstream attempts in flight plus failures within the last second, per replica and shared. */
+  readonly guessesPerSecond: number;
 }
 
 /** What one request may ask for, and how failed credential attempts are limited. */
@@ -95,6 +97,14 @@ export const LIMITS = section(
       does: "The longest lockout.",
       details: "At least `LOCKOUT_BASE_SECONDS`.",
     }),
+    UPSTREAM_GUESS_BUDGET_PER_SECOND: integer({
+      min: 1,
+      max: 1000,
+      default: 5,
+      does: "How many token requests with unverified credentials may be in flight to Aspose, plus those Aspose refused within the last second, whatever their clientIds and addresses; past it an unverified attempt is refused with `TOO_MANY_ATTEMPTS` and `retryAfter: 1` without calling Aspose.",
+      details:
+        "Bounds the failing token requests Aspose sees from the service's address to this many per second, however many addresses and clientIds a guesser rotates. Credentials Aspose has accepted (`VERIFIER_TTL_SECONDS`) are never counted nor refused; an accepted attempt gives its place back at once. With a shared store one budget covers all replicas (while the store cannot answer each replica keeps its own, so the total is replicas × this); without one, each replica has its own. Sizing: [security](security.md#the-guess-budget).",
+    }),
     VERIFIER_TTL_SECONDS: integer({
       // At least a minute: shorter would let an attacker lock owners out between their requests. At
       // most 30 days: how long a secret revoked at Aspose may still pass the lockouts for its cached
@@ -129,6 +139,7 @@ export function limitsConfig(env: Env): LimitsConfig {
     windowSeconds: v.LOCKOUT_WINDOW_SECONDS.read(env),
     baseSeconds: v.LOCKOUT_BASE_SECONDS.read(env),
     maxSeconds: v.LOCKOUT_MAX_SECONDS.read(env),
+    guessesPerSecond: v.UPSTREAM_GUESS_BUDGET_PER_SECOND.read(env),
   };
   if (lockout.maxSeconds < lockout.baseSeconds) {
     throw new ConfigError("LOCKOUT_MAX_SECONDS must be at least LOCKOUT_BASE_SECONDS");

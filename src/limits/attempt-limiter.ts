@@ -12,10 +12,16 @@ export type LockoutListener = (subject: LockoutSubject) => void;
 
 /**
  * Why an attempt was refused: a subject is locked out, or its attempts in flight plus its failures
- * already fill its budget ("busy": the caller waits a second for them to settle). A shared limiter that
- * cannot answer never refuses: its replica's own counts decide.
+ * already fill its budget ("busy": the caller waits a second for them to settle), or all unverified
+ * attempts in flight plus the last second's failures fill the service's guess budget ("global_busy",
+ * see GuessBudget). A shared limiter that cannot answer never refuses: its replica's own counts decide.
  */
-export type RefusalReason = "client_locked" | "address_locked" | "client_busy" | "address_busy";
+export type RefusalReason =
+  | "client_locked"
+  | "address_locked"
+  | "client_busy"
+  | "address_busy"
+  | "global_busy";
 
 /** A refused attempt: how long to wait, and why (a metric label, never shown to the caller). */
 export interface Refusal {
@@ -43,7 +49,8 @@ export interface AttemptLimiter {
   lockedFor(clientKey: string, addressKey: string): Promise<Refusal | undefined>;
   /**
    * Reserves an upstream attempt. Attempts in flight count at once, for the clientId and for the
-   * address alike, so a concurrent burst cannot slip past either budget.
+   * address alike, and in the guess budget that all unverified attempts share, so a concurrent burst
+   * cannot slip past any of them.
    */
   reserve(clientKey: string, addressKey: string): Promise<ReserveResult>;
   /** Stops timers and connections. */
@@ -52,6 +59,9 @@ export interface AttemptLimiter {
 
 // Attempts in flight already fill a budget: the caller waits briefly for them to settle.
 export const BUSY_RETRY_SECONDS = 1;
+
+/** The guess budget is full: the caller waits a second, when the oldest failure stops counting. */
+export const GLOBAL_BUSY: Refusal = { retryAfterSeconds: BUSY_RETRY_SECONDS, reason: "global_busy" };
 
 export interface LockoutPolicy {
   /** Failures within the window that lock a clientId. */
@@ -62,6 +72,8 @@ export interface LockoutPolicy {
   /** The first lockout; each further one doubles, up to maxSeconds. */
   readonly baseSeconds: number;
   readonly maxSeconds: number;
+  /** Unverified attempts in flight plus failures within the last second, whatever their subjects. */
+  readonly guessesPerSecond: number;
 }
 
 /** The lockout policy from the configuration; one address may front many users, so it gets 4×. */

@@ -75,7 +75,7 @@ export class ServiceMetrics {
     });
     this.#refusals = new Counter({
       name: "credential_attempts_refused_total",
-      help: "Token requests with unverified credentials refused locally (TOO_MANY_ATTEMPTS), by reason: client_locked, address_locked, client_busy, address_busy (attempts in flight fill the budget)",
+      help: "Token requests with unverified credentials refused locally (TOO_MANY_ATTEMPTS), by reason: client_locked, address_locked, client_busy, address_busy (attempts in flight fill the budget), global_busy (the guess budget all unverified attempts share is full)",
       labelNames: ["reason"],
       registers: [this.registry],
     });

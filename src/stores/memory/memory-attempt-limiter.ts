@@ -2,6 +2,7 @@ import { LRUCache } from "lru-cache";
 import {
   type AttemptLimiter,
   busyRefusal,
+  GLOBAL_BUSY,
   type LockoutListener,
   type LockoutPolicy,
   type LockoutSubject,
@@ -13,6 +14,7 @@ import {
   recordFailure,
   type SubjectState,
 } from "../../limits/attempt-limiter.js";
+import { GuessBudget } from "../../limits/guess-budget.js";
 import type { Clock } from "../../tokens/types.js";
 
 /** How a reservation ends. */
@@ -32,11 +34,13 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
   /** Upstream attempts in flight per client key (and `a:` address key); entries are deleted at zero. */
   readonly #pending = new Map<string, number>();
   readonly #policy: LockoutPolicy;
+  readonly #budget: GuessBudget;
   readonly #clock: Clock;
   readonly #onLockout: LockoutListener | undefined;
 
   constructor(policy: LockoutPolicy, clock: Clock, onLockout?: LockoutListener, maxSubjects = 100_000) {
     this.#policy = policy;
+    this.#budget = new GuessBudget(policy.guessesPerSecond);
     this.#clock = clock;
     this.#onLockout = onLockout;
     this.#subjects = new LRUCache({ max: maxSubjects });
@@ -77,6 +81,7 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
       this.#policy,
     );
     if (busy !== undefined) return { allowed: false, ...busy };
+    if (!this.#budget.take(this.#clock())) return { allowed: false, ...GLOBAL_BUSY };
     this.#pending.set(clientKey, pending + 1);
     this.#pending.set(`a:${addressKey}`, addressPending + 1);
     let settled = false;
@@ -85,6 +90,7 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
       settled = true;
       this.#release(clientKey);
       this.#release(`a:${addressKey}`);
+      this.#budget.settle(outcome === "failure", this.#clock());
       if (outcome === "success") {
         // Only the clientId starts over: an attacker holding one valid account must not be able to
         // clear the address count between guesses at other clients.

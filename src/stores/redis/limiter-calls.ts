@@ -17,11 +17,14 @@ export interface AttemptCall {
   readonly addressKey: string;
 }
 
-/** Redis's answer to a reservation: made, refused for a lockout (ms left of each), or for a full budget. */
+/**
+ * Redis's answer to a reservation: made, refused for a lockout (ms left of each), or for a full budget
+ * (a subject's, or the guess budget all unverified attempts share).
+ */
 export type SharedReservation =
   | { readonly kind: "reserved" }
   | { readonly kind: "locked"; readonly clientMs: number; readonly addressMs: number }
-  | { readonly kind: "busy"; readonly subject: LockoutSubject };
+  | { readonly kind: "busy"; readonly subject: LockoutSubject | "global" };
 
 /** The ms left of each subject's shared lockout (0: none). */
 export async function lockedForIn(send: Send, call: AttemptCall): Promise<[number, number] | undefined> {
@@ -47,13 +50,14 @@ export async function reserveIn(
       call.id,
       call.ttlMs,
       ...subjectNames(call.clientKey, call.addressKey),
+      call.policy.guessesPerSecond,
     ]),
   );
   if (reply === undefined) return undefined;
   const [allowed, clientMs = 0, addressMs = 0, busy] = reply;
   if (allowed === 1) return { kind: "reserved" };
   if (clientMs > 0 || addressMs > 0) return { kind: "locked", clientMs, addressMs };
-  return { kind: "busy", subject: busy === 2 ? "address" : "client" };
+  return { kind: "busy", subject: busy === 3 ? "global" : busy === 2 ? "address" : "client" };
 }
 
 /** Settles attempt `id` with its outcome; the subjects this failure locked out. */
@@ -71,6 +75,7 @@ export async function settleIn(
       call.outcome,
       ...subjectNames(call.clientKey, call.addressKey),
       call.maxSubjects,
+      policy.guessesPerSecond,
     ]),
   );
   if (reply === undefined) return undefined;
@@ -82,7 +87,7 @@ export async function settleIn(
 
 // RESERVE's and SETTLE's keys, and the first arguments both take: now, window ms, both thresholds.
 function allKeys(keys: LimiterKeys): string[] {
-  return [keys.subjects, keys.expiry, keys.pending, keys.inflight];
+  return [keys.subjects, keys.expiry, keys.pending, keys.inflight, keys.guesses];
 }
 
 function policyArgs({ now, policy }: AttemptCall): number[] {

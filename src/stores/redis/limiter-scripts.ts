@@ -3,17 +3,21 @@
  * limiter's rules atomically, with their argument layouts. Kept apart from RedisAttemptLimiter (which
  * decides when to ask Redis and what to do when it cannot answer) so each reads on its own.
  */
+import { GUESS_WINDOW_MS } from "../../limits/guess-budget.js";
 import { LuaScript } from "./lua-script.js";
 
 /**
- * The limiter's four keys, whatever the number of subjects:
+ * The limiter's five keys, whatever the number of subjects:
  * - `subjects`, a hash: subject -> "failures:last:until:strikes" (SubjectState's fields);
  * - `expiry`, a sorted set: subject -> when its counts stop mattering (cleanup and the count bound);
  * - `pending`, a sorted set: `<subject>|<reservation id>` -> when that reservation lapses;
- * - `inflight`, a hash: subject -> its reservations in flight.
+ * - `inflight`, a hash: subject -> its reservations in flight;
+ * - `guesses`, a sorted set: reservation id -> when its slot of the guess budget frees (GuessBudget's
+ *   rule: while in flight, until the reservation lapses; after a failure, a second later). Never more
+ *   members than the budget per second.
  * A subject is `c:<client key>` or `a:<address key>` (HMAC keys, never a clientId or address in
  * clear). Every script takes a client and an address together, atomically, and one address meets many
- * clients: all four keys share the tag {attempts}, one cluster slot. The keys carry no TTL: entries
+ * clients: all five keys share the tag {attempts}, one cluster slot. The keys carry no TTL: entries
  * expire inside them, so only an allkeys-* eviction policy can take them (see eviction-policy.ts), and
  * a guessing flood over fresh clientIds or addresses grows them to MAX_SUBJECTS entries, not further.
  */
@@ -22,6 +26,7 @@ export interface LimiterKeys {
   readonly expiry: string;
   readonly pending: string;
   readonly inflight: string;
+  readonly guesses: string;
 }
 
 /**
@@ -37,6 +42,7 @@ export function limiterKeys(prefix: string): LimiterKeys {
     expiry: `${base}:expiry`,
     pending: `${base}:pending`,
     inflight: `${base}:inflight`,
+    guesses: `${base}:guesses`,
   };
 }
 
@@ -99,11 +105,11 @@ return left`,
   1,
 );
 
-// KEYS: as COMMON. ARGV: now, window ms, client threshold, address threshold, reservation id,
-// reservation ttl ms, client subject, address subject.
+// KEYS: as COMMON, then guesses. ARGV: now, window ms, client threshold, address threshold, reservation
+// id, reservation ttl ms, client subject, address subject, guess budget.
 // Returns {1, 0, 0, 0} reserved; {0, client ms, address ms, 0} locked; {0, 0, 0, 1 | 2} refused because
 // the client's (1) or the address's (2) failures plus attempts in flight fill its budget: busyRefusal()'s
-// rule, counted from the first request for both.
+// rule, counted from the first request for both; {0, 0, 0, 3} refused because the guess budget is full.
 export const RESERVE = new LuaScript(
   `${COMMON}
 local now = tonumber(ARGV[1])
@@ -116,16 +122,21 @@ if clientMs > 0 or addressMs > 0 then return {0, clientMs, addressMs, 0} end
 lapse(now)
 if client.failures + inflight(ARGV[7]) >= tonumber(ARGV[3]) then return {0, 0, 0, 1} end
 if address.failures + inflight(ARGV[8]) >= tonumber(ARGV[4]) then return {0, 0, 0, 2} end
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[9]) then return {0, 0, 0, 3} end
+redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), ARGV[5])
 for i = 7, 8 do
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[i] .. '|' .. ARGV[5])
   redis.call('HINCRBY', KEYS[4], ARGV[i], 1)
 end
 return {1, 0, 0, 0}`,
-  4,
+  5,
 );
 
-// KEYS: as COMMON. ARGV: now, window ms, client threshold, address threshold, base ms, max ms,
-// reservation id, outcome (success | failure | release), client subject, address subject, max subjects.
+// KEYS: as COMMON, then guesses. ARGV: now, window ms, client threshold, address threshold, base ms,
+// max ms, reservation id, outcome (success | failure | release), client subject, address subject, max
+// subjects, guess budget. A failure keeps its guess slot for a second (taken now if RESERVE never ran,
+// while the budget has room: the set stays bounded); any other outcome frees it.
 // A success clears the clientId's counts only. Returns {client locked, address locked}, each 1 when this
 // failure started a lockout. The failure rule is recordFailure()'s; a subject's counts matter for the
 // window after its last failure, or its lockout if longer. The reservation is dropped whether or not
@@ -137,6 +148,12 @@ local window = tonumber(ARGV[2])
 unreserve(ARGV[9], ARGV[7])
 unreserve(ARGV[10], ARGV[7])
 lapse(now)
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+if ARGV[8] ~= 'failure' then
+  redis.call('ZREM', KEYS[5], ARGV[7])
+elseif redis.call('ZSCORE', KEYS[5], ARGV[7]) or redis.call('ZCARD', KEYS[5]) < tonumber(ARGV[12]) then
+  redis.call('ZADD', KEYS[5], now + ${GUESS_WINDOW_MS}, ARGV[7])
+end
 if ARGV[8] == 'success' then
   redis.call('HDEL', KEYS[1], ARGV[9])
   redis.call('ZREM', KEYS[2], ARGV[9])
@@ -185,5 +202,5 @@ if excess > 0 then
   end
 end
 return result`,
-  4,
+  5,
 );

@@ -114,8 +114,8 @@ export class RedisAttemptLimiter implements AttemptLimiter {
       const locked = this.#keep(clientKey, addressKey, reply.clientMs, reply.addressMs);
       if (locked !== undefined) return { allowed: false, ...locked };
     }
-    const reason = reply.kind === "busy" && reply.subject === "address" ? "address_busy" : "client_busy";
-    return { allowed: false, retryAfterSeconds: BUSY_RETRY_SECONDS, reason };
+    const subject = reply.kind === "busy" ? reply.subject : "client";
+    return { allowed: false, retryAfterSeconds: BUSY_RETRY_SECONDS, reason: `${subject}_busy` };
   }
 
   /** The local counts only; the Redis client belongs to whoever made it. */

@@ -19,6 +19,9 @@ const POLICY: LockoutPolicy = {
   windowSeconds: 60,
   baseSeconds: 5,
   maxSeconds: 20,
+  // Roomy: these tests share one key prefix, and reservations some leave in flight would fill a small
+  // guess budget for the next. The equivalence runs each on its own prefix, with a budget it meets.
+  guessesPerSecond: 1000,
 };
 const RESERVATION_TTL_MS = 30_000;
 
@@ -31,14 +34,15 @@ function redisLimiter(
   clock: TestClock,
   keyPrefix = prefix,
   onLockout?: (subject: "client" | "address") => void,
+  policy = POLICY,
 ): RedisAttemptLimiter {
   return new RedisAttemptLimiter({
     health,
     keyPrefix,
-    policy: POLICY,
+    policy,
     clock: clock.now,
     reservationTtlMs: RESERVATION_TTL_MS,
-    local: new MemoryAttemptLimiter(POLICY, clock.now),
+    local: new MemoryAttemptLimiter(policy, clock.now),
     onLockout,
   });
 }
@@ -74,8 +78,11 @@ async function equivalence(health: () => RedisHealth): Promise<void> {
       const clock = new TestClock();
       const memoryLockouts: string[] = [];
       const redisLockouts: string[] = [];
-      const memory = new MemoryAttemptLimiter(POLICY, clock.now, (s) => memoryLockouts.push(s));
-      const shared = redisLimiter(health(), clock, prefix, (s) => redisLockouts.push(s));
+      // Two clients may have four attempts in flight: a budget of three is met now and then.
+      const policy = { ...POLICY, guessesPerSecond: 3 };
+      const memory = new MemoryAttemptLimiter(policy, clock.now, (s) => memoryLockouts.push(s));
+      const keyPrefix = uniquePrefix("limiter-equivalence");
+      const shared = redisLimiter(health(), clock, keyPrefix, (s) => redisLockouts.push(s), policy);
       const clients = [subject(), subject()];
       const addresses = [subject(), subject()];
       const open: [AttemptReservation, AttemptReservation][] = [];
@@ -218,7 +225,7 @@ test("a reservation left by a crashed replica stops counting once it expires", a
   assert.equal((await survivor.reserve(client, subject())).allowed, true);
 });
 
-test("a success clears the clientId's counts; the limiter's keys are four, whatever the subjects, and hold only subject keys", async () => {
+test("a success clears the clientId's counts; the limiter's keys are five, whatever the subjects, and hold only subject keys", async () => {
   const clock = new TestClock();
   const keyPrefix = uniquePrefix("limiter-keys");
   const limiter = redisLimiter(shared.redis.health, clock, keyPrefix);
@@ -228,11 +235,17 @@ test("a success clears the clientId's counts; the limiter's keys are four, whate
   assert.ok(first.allowed);
   await first.reservation.failed();
   const base = `${keyPrefix}{attempts}`;
-  // The settled reservation left nothing in flight (those keys emptied, so deleted); the counts stay.
+  // The settled reservation left nothing in flight (those keys emptied, so deleted); the counts stay,
+  // and the failure holds its place in the guess budget for a second.
   assert.deepEqual((await scanKeys(shared.redis.client, keyPrefix)).sort(), [
     `${base}:expiry`,
+    `${base}:guesses`,
     `${base}:subjects`,
   ]);
+  assert.equal(
+    Number((await shared.redis.client.zrange(`${base}:guesses`, 0, -1, "WITHSCORES"))[1]),
+    clock.now() + 1000,
+  );
   assert.deepEqual(Object.keys(await shared.redis.client.hgetall(`${base}:subjects`)).sort(), [
     `a:${address}`,
     `c:${client}`,
@@ -263,40 +276,53 @@ test("a success clears the clientId's counts; the limiter's keys are four, whate
   await deleteKeys(shared.redis.client, keyPrefix);
 });
 
-test("a guessing flood over fresh clientIds and addresses stays within the subject bound; lockouts are kept longest", async () => {
+test("20,000 failed attempts over fresh clientIds and addresses keep Redis within the subject bound, in three keys; lockouts are kept longest", async () => {
   const clock = new TestClock();
   const keyPrefix = uniquePrefix("limiter-bound");
   const maxSubjects = 200;
+  // The victim's lockout outlasts the flood's 40 s.
+  const policy = { ...POLICY, guessesPerSecond: 1000, baseSeconds: 60, maxSeconds: 60 };
   const limiter = new RedisAttemptLimiter({
     health: shared.redis.health,
     keyPrefix,
-    policy: POLICY,
+    policy,
     clock: clock.now,
     reservationTtlMs: RESERVATION_TTL_MS,
-    local: new MemoryAttemptLimiter(POLICY, clock.now),
+    local: new MemoryAttemptLimiter(policy, clock.now),
     maxSubjects,
   });
   // A victim locked out first, by another replica (so only Redis holds it).
   const victim = subject();
-  const elsewhere = redisLimiter(shared.redis.health, clock, keyPrefix);
+  const elsewhere = redisLimiter(shared.redis.health, clock, keyPrefix, undefined, policy);
   for (let i = 0; i < POLICY.threshold; i++) {
     const reserved = await elsewhere.reserve(victim, subject());
     assert.ok(reserved.allowed);
     await reserved.reservation.failed();
   }
   const base = `${keyPrefix}{attempts}`;
-  for (let i = 0; i < 1_000; i++) {
-    clock.advance(1);
+  const memoryBefore = await usedMemory();
+  // 2 ms apart: 500 failures a second, within the guess budget; 40 s in all, within the window, so
+  // without the bound Redis would hold 40,002 subjects (about 10 MB).
+  for (let i = 0; i < 20_000; i++) {
+    clock.advance(2);
     const reserved = await limiter.reserve(subject(), subject());
-    assert.ok(reserved.allowed);
+    assert.ok(reserved.allowed, `attempt ${i}`);
     await reserved.reservation.failed();
   }
-  assert.equal((await scanKeys(shared.redis.client, keyPrefix)).length, 2);
+  const grown = (await usedMemory()) - memoryBefore;
+  assert.equal((await scanKeys(shared.redis.client, keyPrefix)).length, 3);
   assert.ok((await shared.redis.client.hlen(`${base}:subjects`)) <= maxSubjects);
   assert.ok((await shared.redis.client.zcard(`${base}:expiry`)) <= maxSubjects);
+  assert.ok((await shared.redis.client.zcard(`${base}:guesses`)) <= policy.guessesPerSecond);
+  assert.ok(grown < 1024 * 1024, `Redis grew by ${grown} bytes`);
   assert.equal((await limiter.lockedFor(victim, subject()))?.reason, "client_locked");
   await deleteKeys(shared.redis.client, keyPrefix);
 });
+
+async function usedMemory(): Promise<number> {
+  const info = await shared.redis.client.info("memory");
+  return Number(/^used_memory:(\d+)/m.exec(info)?.[1]);
+}
 
 test("with Redis unreachable the limiter keeps counting locally", async () => {
   const dead = await connectHealth(`redis://127.0.0.1:${await freePort()}`, { waitUp: false });

@@ -116,7 +116,13 @@ function obtain(
       store: replica.store,
       gate: new CredentialGate({
         limiter: new MemoryAttemptLimiter(
-          lockoutPolicy({ threshold: 1000, windowSeconds: 60, baseSeconds: 1, maxSeconds: 1 }),
+          lockoutPolicy({
+            threshold: 1000,
+            windowSeconds: 60,
+            baseSeconds: 1,
+            maxSeconds: 1,
+            guessesPerSecond: 1000,
+          }),
           clock.now,
         ),
         verifiers: new MemoryVerifierStore({ ttlMs: 86_400_000, clock: clock.now, maxEntries: 1000 }),
