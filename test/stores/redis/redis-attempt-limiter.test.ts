@@ -342,6 +342,44 @@ test("with Redis unreachable the limiter keeps counting locally", async () => {
   }
 });
 
+test("the guess budget is one window in Redis for all replicas, and each replica's own while Redis cannot answer", async () => {
+  const clock = new TestClock();
+  const policy = { ...POLICY, guessesPerSecond: 3 };
+  const keyPrefix = uniquePrefix("limiter-guesses");
+  const replicas = [0, 1].map(() => redisLimiter(shared.redis.health, clock, keyPrefix, undefined, policy));
+  // Fresh clientIds and addresses: only the budget they all share can refuse them.
+  const taken: AttemptReservation[] = [];
+  for (let i = 0; i < 4; i++) {
+    const reserved = await replicas[i % 2]?.reserve(subject(), subject());
+    if (i < 3) {
+      assert.ok(reserved?.allowed, `attempt ${i}`);
+      taken.push(reserved.reservation);
+    } else assert.deepEqual(reserved, { allowed: false, retryAfterSeconds: 1, reason: "global_busy" });
+  }
+  // An accepted attempt gives its place back at once; a failure keeps it for a second.
+  await taken[0]?.succeeded();
+  await taken[1]?.failed();
+  await taken[2]?.released();
+  const next = await replicas[1]?.reserve(subject(), subject());
+  assert.ok(next?.allowed);
+  await next.reservation.failed();
+  assert.ok((await replicas[0]?.reserve(subject(), subject()))?.allowed);
+  assert.equal((await replicas[1]?.reserve(subject(), subject()))?.allowed, false);
+  clock.advance(1000);
+  assert.ok((await replicas[1]?.reserve(subject(), subject()))?.allowed);
+  await deleteKeys(shared.redis.client, keyPrefix);
+
+  const dead = await connectHealth(`redis://127.0.0.1:${await freePort()}`, { waitUp: false });
+  try {
+    const alone = redisLimiter(dead.health, clock, keyPrefix, undefined, policy);
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push((await alone.reserve(subject(), subject())).allowed);
+    assert.deepEqual(results, [true, true, true, false]);
+  } finally {
+    await dead.close();
+  }
+});
+
 async function scriptCalls(): Promise<number> {
   const stats = await shared.redis.client.info("commandstats");
   let calls = 0;
