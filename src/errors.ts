@@ -17,7 +17,7 @@ export const ServiceCode = {
   BAD_USER_INPUT: "BAD_USER_INPUT",
   /** Aspose answered `invalid_client`: wrong secret, unknown id, swapped pair or a client not active yet. */
   INVALID_CREDENTIALS: "INVALID_CREDENTIALS",
-  /** Too many failed attempts for this clientId or address; refused locally, `retryAfter` given. */
+  /** Too many failed attempts for this clientId or address, or the guess budget full; refused locally, `retryAfter` given. */
   TOO_MANY_ATTEMPTS: "TOO_MANY_ATTEMPTS",
   /** Aspose kept answering 429 after retries; `retryAfter` when Aspose said. */
   UPSTREAM_RATE_LIMITED: "UPSTREAM_RATE_LIMITED",

@@ -64,7 +64,7 @@ export type AccessTokenErrorCode =
   | 'INTERNAL_SERVER_ERROR'
   /** Aspose rejected the credentials (`invalid_client`): wrong secret, unknown client id, id and secret swapped, or a newly created client that is not active yet. */
   | 'INVALID_CREDENTIALS'
-  /** Too many failed attempts for this clientId or from this address; refused locally without contacting Aspose. `extensions.retryAfter` gives the seconds to wait. */
+  /** Too many failed attempts for this clientId or from this address, or the service's budget of attempts with not yet verified credentials is full (then `retryAfter` is 1; credentials Aspose has accepted never meet it); refused locally without contacting Aspose. `extensions.retryAfter` gives the seconds to wait. */
   | 'TOO_MANY_ATTEMPTS'
   /** Aspose answered something this service cannot use: malformed or truncated JSON, an HTML page, an answer over the size cap, a redirect or other non-2xx status, an `expires_in` outside 10 s to 31 days, a token already expired or about to, or a 400 that means this service is misconfigured. Never cached. */
   | 'UPSTREAM_BAD_RESPONSE'
