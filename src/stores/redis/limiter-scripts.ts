@@ -91,15 +91,25 @@ local function unreserve(subject, id)
 end
 `;
 
+// The ms a lockout has left, at most 2^53: a record written past that (forged, or corrupted) would
+// otherwise turn into a negative integer reply and read as no lockout. The limiter caps it further,
+// at LOCKOUT_MAX_SECONDS.
+const REMAINING = `
+local function remaining(untilMs, now)
+  return math.min(math.max(untilMs - now, 0), 9007199254740991)
+end
+`;
+
 // KEYS: subjects. ARGV: now, client subject, address subject. Returns the ms left of each subject's
 // lockout (0 when not locked); which one the caller is told about is lockRefusal()'s rule.
 export const LOCKED_FOR = new LuaScript(
-  `local now = tonumber(ARGV[1])
+  `${REMAINING}
+local now = tonumber(ARGV[1])
 local left = {}
 for i = 1, 2 do
   local v = redis.call('HGET', KEYS[1], ARGV[i + 1])
   local untilMs = v and tonumber(string.match(v, '^%d+:%d+:(%d+):')) or 0
-  left[i] = math.max(untilMs - now, 0)
+  left[i] = remaining(untilMs, now)
 end
 return left`,
   1,
@@ -111,13 +121,13 @@ return left`,
 // the client's (1) or the address's (2) failures plus attempts in flight fill its budget: busyRefusal()'s
 // rule, counted from the first request for both; {0, 0, 0, 3} refused because the guess budget is full.
 export const RESERVE = new LuaScript(
-  `${COMMON}
+  `${COMMON}${REMAINING}
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local client = load(ARGV[7], now, window)
 local address = load(ARGV[8], now, window)
-local clientMs = math.max(client.untilMs - now, 0)
-local addressMs = math.max(address.untilMs - now, 0)
+local clientMs = remaining(client.untilMs, now)
+local addressMs = remaining(address.untilMs, now)
 if clientMs > 0 or addressMs > 0 then return {0, clientMs, addressMs, 0} end
 lapse(now)
 if client.failures + inflight(ARGV[7]) >= tonumber(ARGV[3]) then return {0, 0, 0, 1} end
