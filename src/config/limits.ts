@@ -101,7 +101,7 @@ export const LIMITS = section(
       min: 1,
       max: 1000,
       default: 5,
-      does: "How many token requests with unverified credentials may be in flight to Aspose, plus those Aspose refused within the last second, whatever their clientIds and addresses; past it an unverified attempt is refused with `TOO_MANY_ATTEMPTS` and `retryAfter: 1` without calling Aspose.",
+      does: "How many token requests with unverified credentials may be in flight to Aspose, plus those that failed (or proved nothing: a timeout, a 429) within the last second, whatever their clientIds and addresses; past it an unverified attempt is refused with `TOO_MANY_ATTEMPTS` and `retryAfter: 1` without calling Aspose.",
       details:
         "Bounds the failing token requests Aspose sees from the service's address to this many per second, however many addresses and clientIds a guesser rotates. Credentials Aspose has accepted (`VERIFIER_TTL_SECONDS`) are never counted nor refused; an accepted attempt gives its place back at once. With a shared store one budget covers all replicas (while the store cannot answer each replica keeps its own, so the total is replicas × this); without one, each replica has its own. How it is sized: [security](security.md#the-guess-budget).",
     }),

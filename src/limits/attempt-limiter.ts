@@ -31,11 +31,14 @@ export interface Refusal {
 
 /** An attempt allowed to reach the upstream; report exactly one outcome. */
 export interface AttemptReservation {
-  /** The credentials were right: the counts for this clientId start over. */
+  /** The credentials were right: the counts for this clientId start over, its guess slot is free. */
   succeeded(): Promise<void>;
-  /** The upstream said invalid_client: one more failure. */
+  /** The upstream said invalid_client: one more failure; its guess slot is kept for a second. */
   failed(): Promise<void>;
-  /** The attempt proved nothing (upstream down, rate-limited): forget it. */
+  /**
+   * The attempt proved nothing (upstream down, rate-limited): no failure is counted, but its guess
+   * slot is kept for a second, as it may have reached Aspose.
+   */
   released(): Promise<void>;
 }
 

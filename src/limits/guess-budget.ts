@@ -3,8 +3,9 @@
  * addresses: attempts in flight plus failures within the last second stay below `perSecond`. The
  * per-subject lockouts cannot see a guesser who rotates both; this bounds what Aspose receives from
  * the service's address to `perSecond` failing requests in any second. An attempt holds its slot
- * while in flight (a concurrent burst cannot slip past), a failure keeps it for one second, and an
- * accepted or inconclusive attempt gives it back at once, so new valid credentials are held up only
+ * while in flight (a concurrent burst cannot slip past); a failure keeps it for one second, and so does
+ * an inconclusive attempt (timed out, rate-limited: it may have reached Aspose, which may be
+ * struggling); an accepted attempt gives it back at once, so new valid credentials are held up only
  * while guesses fill the budget. The shared limiter applies the same rule in Redis (limiter-scripts).
  */
 
@@ -29,10 +30,10 @@ export class GuessBudget {
     return true;
   }
 
-  /** Ends a taken slot: a failure keeps it for GUESS_WINDOW_MS from `now`, anything else frees it. */
-  settle(failed: boolean, now: number): void {
+  /** Ends a taken slot: `kept` holds it for GUESS_WINDOW_MS from `now`, otherwise it is free at once. */
+  settle(kept: boolean, now: number): void {
     this.#inFlight = Math.max(0, this.#inFlight - 1);
-    if (!failed) return;
+    if (!kept) return;
     this.#failures.push(now + GUESS_WINDOW_MS);
     // Bounded even should the clock step back: the oldest failures matter least.
     if (this.#failures.length > this.#perSecond) this.#failures.shift();

@@ -24,6 +24,8 @@ export type Outcome = "success" | "failure" | "release";
 export interface LocalReservation {
   readonly allowed: true;
   settle(outcome: Outcome): LockoutSubject[];
+  /** The attempt was never made (the shared store refused it): as if it had not been reserved. */
+  cancel(): void;
 }
 
 /** The default, process-local limiter; memory bounded by an LRU of subjects. */
@@ -85,12 +87,21 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
     this.#pending.set(clientKey, pending + 1);
     this.#pending.set(`a:${addressKey}`, addressPending + 1);
     let settled = false;
-    const settle = (outcome: Outcome): LockoutSubject[] => {
-      if (settled) return [];
+    const end = (): boolean => {
+      if (settled) return false;
       settled = true;
       this.#release(clientKey);
       this.#release(`a:${addressKey}`);
-      this.#budget.settle(outcome === "failure", this.#clock());
+      return true;
+    };
+    const cancel = (): void => {
+      if (end()) this.#budget.settle(false, this.#clock());
+    };
+    const settle = (outcome: Outcome): LockoutSubject[] => {
+      if (!end()) return [];
+      // Only an accepted attempt gives its guess slot back at once: a failed one reached Aspose, and
+      // an inconclusive one (timed out, rate-limited, refused by the breaker) may have.
+      this.#budget.settle(outcome !== "success", this.#clock());
       if (outcome === "success") {
         // Only the clientId starts over: an attacker holding one valid account must not be able to
         // clear the address count between guesses at other clients.
@@ -106,7 +117,7 @@ export class MemoryAttemptLimiter implements AttemptLimiter {
         started.push("address");
       return started;
     };
-    return { allowed: true, settle };
+    return { allowed: true, settle, cancel };
   }
 
   /**

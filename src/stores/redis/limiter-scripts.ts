@@ -145,8 +145,8 @@ return {1, 0, 0, 0}`,
 
 // KEYS: as COMMON, then guesses. ARGV: now, window ms, client threshold, address threshold, base ms,
 // max ms, reservation id, outcome (success | failure | release), client subject, address subject, max
-// subjects, guess budget. A failure keeps its guess slot for a second (taken now if RESERVE never ran,
-// while the budget has room: the set stays bounded); any other outcome frees it.
+// subjects, guess budget. A failure or a release keeps its guess slot for a second (taken now if
+// RESERVE never ran, while the budget has room: the set stays bounded); a success frees it.
 // A success clears the clientId's counts only. Returns {client locked, address locked}, each 1 when this
 // failure started a lockout. The failure rule is recordFailure()'s; a subject's counts matter for the
 // window after its last failure, or its lockout if longer. The reservation is dropped whether or not
@@ -159,7 +159,7 @@ unreserve(ARGV[9], ARGV[7])
 unreserve(ARGV[10], ARGV[7])
 lapse(now)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
-if ARGV[8] ~= 'failure' then
+if ARGV[8] == 'success' then
   redis.call('ZREM', KEYS[5], ARGV[7])
 elseif redis.call('ZSCORE', KEYS[5], ARGV[7]) or redis.call('ZCARD', KEYS[5]) < tonumber(ARGV[12]) then
   redis.call('ZADD', KEYS[5], now + ${GUESS_WINDOW_MS}, ARGV[7])

@@ -109,7 +109,7 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     // same id, so a reservation that ran after all is dropped and a failure counts there too.
     if (reply === undefined || reply.kind === "reserved")
       return { allowed: true, reservation: this.#reservation(clientKey, addressKey, id, local) };
-    local.settle("release");
+    local.cancel();
     if (reply.kind === "locked") {
       const locked = this.#keep(clientKey, addressKey, reply.clientMs, reply.addressMs);
       if (locked !== undefined) return { allowed: false, ...locked };
