@@ -13,8 +13,8 @@ import { LuaScript } from "./lua-script.js";
  * - `pending`, a sorted set: `<subject>|<reservation id>` -> when that reservation lapses;
  * - `inflight`, a hash: subject -> its reservations in flight;
  * - `guesses`, a sorted set: reservation id -> when its slot of the guess budget frees (GuessBudget's
- *   rule: while in flight, until the reservation lapses; after a failure, a second later). Never more
- *   members than the budget per second.
+ *   rule: while in flight, until the reservation lapses; after a failure or an inconclusive attempt,
+ *   a second later). Never more members than the budget per second.
  * A subject is `c:<client key>` or `a:<address key>` (HMAC keys, never a clientId or address in
  * clear). Every script takes a client and an address together, atomically, and one address meets many
  * clients: all five keys share the tag {attempts}, one cluster slot. The keys carry no TTL: entries
@@ -132,7 +132,10 @@ if clientMs > 0 or addressMs > 0 then return {0, clientMs, addressMs, 0} end
 lapse(now)
 if client.failures + inflight(ARGV[7]) >= tonumber(ARGV[3]) then return {0, 0, 0, 1} end
 if address.failures + inflight(ARGV[8]) >= tonumber(ARGV[4]) then return {0, 0, 0, 2} end
+-- A slot never holds past a reservation's lifetime from now: one written by a replica whose clock runs
+-- ahead (or forged) cannot keep the budget full.
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '(' .. (now + tonumber(ARGV[6])), '+inf')
 if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[9]) then return {0, 0, 0, 3} end
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), ARGV[5])
 for i = 7, 8 do

@@ -386,6 +386,26 @@ test("the guess budget is one window in Redis for all replicas, and each replica
   }
 });
 
+test("guess slots written for the far future (a replica whose clock runs ahead, or forged) do not keep the budget full", async () => {
+  const clock = new TestClock();
+  const policy = { ...POLICY, guessesPerSecond: 3 };
+  const keyPrefix = uniquePrefix("limiter-skew");
+  const limiter = redisLimiter(shared.redis.health, clock, keyPrefix, undefined, policy);
+  const guesses = `${keyPrefix}{attempts}:guesses`;
+  for (let i = 0; i < policy.guessesPerSecond; i++)
+    await shared.redis.client.zadd(guesses, clock.now() + 3_600_000, `ahead-${i}`);
+  assert.ok((await limiter.reserve(subject(), subject())).allowed);
+  // A slot within a reservation's lifetime still counts.
+  await shared.redis.client.zadd(guesses, clock.now() + RESERVATION_TTL_MS, "in-flight-elsewhere");
+  assert.ok((await limiter.reserve(subject(), subject())).allowed);
+  assert.deepEqual(await limiter.reserve(subject(), subject()), {
+    allowed: false,
+    retryAfterSeconds: 1,
+    reason: "global_busy",
+  });
+  await deleteKeys(shared.redis.client, keyPrefix);
+});
+
 async function scriptCalls(): Promise<number> {
   const stats = await shared.redis.client.info("commandstats");
   let calls = 0;
