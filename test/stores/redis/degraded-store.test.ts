@@ -94,6 +94,8 @@ test("a full Redis under noeviction: tokens still issued, one log line per cause
       REDIS_URL: server.url,
       ...sharingEnv("full"),
       LOG_LEVEL: "info",
+      // 300 new credentials, ten at a time: a budget sized for that many first exchanges at once.
+      UPSTREAM_GUESS_BUDGET_PER_SECOND: "20",
     },
   });
   await eventually("the replica to reach Redis", () => harness.app.stores.readiness().redis !== "down");

@@ -27,6 +27,9 @@ test("allkeys-lru under memory pressure: a warning at start-up, evictions counte
       ...sharingEnv("evict"),
       LOCKOUT_THRESHOLD: String(THRESHOLD),
       LOG_LEVEL: "info",
+      // New credentials ten at a time, under a clock that never moves: the guesses' failures would
+      // hold their places in the guess budget for good. This test is about eviction.
+      UPSTREAM_GUESS_BUDGET_PER_SECOND: "1000",
     },
   });
   const ready = await eventually("/readyz to name the eviction policy", async () => {
