@@ -3,7 +3,8 @@
  * the mutation in the explorer, which opens with the demo credentials filled in: clientId
  * `demo-client-id`, clientSecret `demo-client-secret`. Any real-upstream setting in the environment is
  * overridden; everything else is read as `npm start` reads it (OTEL_EXPORTER_OTLP_ENDPOINT traces, a
- * busy PORT is one line).
+ * busy PORT is one line). `FAKE_ASPOSE_PAIR_RATE_LIMIT=on` gives the fake Aspose's documented per-pair
+ * limit: five failed requests for a clientId + clientSecret pair, then 429 with Retry-After for 600 s.
  */
 import { createApp } from "../src/app.js";
 import { loadConfig, unsetBlankVariables } from "../src/config/index.js";
@@ -18,7 +19,10 @@ export const DEMO_CLIENT_ID = "demo-client-id";
 export const DEMO_CLIENT_SECRET = "demo-client-secret";
 
 unsetBlankVariables(process.env);
-const fake = await FakeAspose.start({ clients: { [DEMO_CLIENT_ID]: DEMO_CLIENT_SECRET } });
+const fake = await FakeAspose.start({
+  clients: { [DEMO_CLIENT_ID]: DEMO_CLIENT_SECRET },
+  pairRateLimit: process.env.FAKE_ASPOSE_PAIR_RATE_LIMIT === "on" ? {} : undefined,
+});
 const config = loadConfig({ ...process.env, NODE_ENV: "development", ASPOSE_BASE_URL: fake.url });
 const logger = createLogger(config.telemetry.logLevel);
 const tracing = await startTracing(config.telemetry.tracing);

@@ -4,6 +4,7 @@ import { EventEmitter } from "node:events";
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from "node:http";
 import { createServer, STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { PairRateLimit, type PairRateLimitSettings } from "./pair-rate-limit.js";
 
 // A loopback stand-in for the Aspose token endpoint, faithful to the shared description of the
 // upstream's wire behaviour (aspose-token-api.md).
@@ -41,6 +42,8 @@ export interface FakeAsposeOptions {
   lifetimeSeconds?: number;
   now?: () => number;
   includeScope?: boolean;
+  /** Aspose's per-pair 429 after failed requests (off unless given; `{}` for Aspose's 5 and 600 s). */
+  pairRateLimit?: PairRateLimitSettings;
 }
 
 interface FakeAsposeEvents {
@@ -125,6 +128,7 @@ export class FakeAspose extends EventEmitter<FakeAsposeEvents> {
   #lifetime = 3600;
   #latency = 0;
   #fault: Fault | undefined;
+  #pairRateLimit: PairRateLimit | undefined;
   #total = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -137,6 +141,7 @@ export class FakeAspose extends EventEmitter<FakeAsposeEvents> {
     this.#includeScope = options.includeScope ?? false;
     for (const [id, secret] of Object.entries(options.clients ?? {})) this.addClient(id, secret);
     if (options.lifetimeSeconds !== undefined) this.setLifetime(options.lifetimeSeconds);
+    this.setPairRateLimit(options.pairRateLimit);
     this.#server = createServer((req, res) => {
       void this.#handle(req, res);
     });
@@ -211,6 +216,14 @@ export class FakeAspose extends EventEmitter<FakeAsposeEvents> {
   /** Applies `fault` to every token request until called with `undefined`. */
   setFault(fault: Fault | undefined): void {
     this.#fault = fault;
+  }
+
+  /**
+   * Turns Aspose's per-pair rate limit on (`{}`: 5 failed requests, then 429 with Retry-After for
+   * 600 s) or, with undefined, off; turning it on starts every pair afresh.
+   */
+  setPairRateLimit(settings: PairRateLimitSettings | undefined): void {
+    this.#pairRateLimit = settings === undefined ? undefined : new PairRateLimit(settings, this.#now);
   }
 
   /** Holds token requests arriving from now on; the returned function lets them (and later ones) proceed. */
@@ -347,11 +360,25 @@ export class FakeAspose extends EventEmitter<FakeAsposeEvents> {
     // IdentityServer4 authenticates the client before it looks at grant_type or scope, so bad
     // credentials win over a bad grant; unknown id and wrong secret are indistinguishable by design.
     const clientId = values.client_id ?? "";
+    const clientSecret = values.client_secret ?? "";
+    const limit = this.#pairRateLimit;
+    const refusedFor = limit?.refusedFor(clientId, clientSecret);
+    if (refusedFor !== undefined) {
+      send(
+        res,
+        429,
+        { "Retry-After": String(refusedFor), "Content-Type": "application/json" },
+        JSON.stringify({ message: STATUS_CODES[429] }),
+      );
+      return;
+    }
     const expected = this.#clients.get(clientId);
     if (clientId === "" || expected === undefined || values.client_secret !== expected) {
+      limit?.failed(clientId, clientSecret);
       sendJson(res, 400, { error: "invalid_client" });
       return;
     }
+    limit?.succeeded(clientId, clientSecret);
     if (values.grant_type !== "client_credentials") {
       sendJson(res, 400, { error: "unsupported_grant_type" });
       return;

@@ -393,3 +393,46 @@ test("decodeJwtClaims rejects things that are not JWTs", () => {
   assert.throws(() => decodeJwtClaims(`x.${Buffer.from("[1]").toString("base64url")}.y`), TypeError);
   assert.deepEqual(decodeJwtClaims(`x.${Buffer.from('{"a":1}').toString("base64url")}.y`), { a: 1 });
 });
+
+test("the per-pair rate limit: five failures for a pair, then 429 with Retry-After for 600 s, for that pair only", async (t) => {
+  let now = 1_750_000_000_000;
+  const fake = await startFake(t, { now: () => now, pairRateLimit: {} });
+  const wrong = credentials({ client_secret: "wrong-secret-1" });
+  for (let i = 0; i < 5; i++) await expectOAuthError(await postForm(fake, wrong), "invalid_client");
+
+  const limited = await postForm(fake, wrong);
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get("retry-after"), "600");
+  await limited.body?.cancel();
+  // The corrected secret and another wrong one are other pairs.
+  assert.equal((await postForm(fake, credentials())).status, 200);
+  await expectOAuthError(
+    await postForm(fake, credentials({ client_secret: "wrong-secret-2" })),
+    "invalid_client",
+  );
+
+  now += 300_000;
+  const later = await postForm(fake, wrong);
+  assert.equal(later.status, 429);
+  assert.equal(later.headers.get("retry-after"), "300", "the seconds left");
+  await later.body?.cancel();
+  now += 300_000;
+  await expectOAuthError(await postForm(fake, wrong), "invalid_client");
+  assert.equal(fake.totalTokenRequests, 10, "every request is counted, refused or not");
+});
+
+test("the per-pair rate limit is off unless switched on, and setPairRateLimit switches it", async (t) => {
+  const fake = await startFake(t);
+  const wrong = credentials({ client_secret: "wrong-secret" });
+  for (let i = 0; i < 8; i++) await expectOAuthError(await postForm(fake, wrong), "invalid_client");
+
+  fake.setPairRateLimit({ failures: 2, cooldownSeconds: 30 });
+  for (let i = 0; i < 2; i++) await expectOAuthError(await postForm(fake, wrong), "invalid_client");
+  const limited = await postForm(fake, wrong);
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get("retry-after"), "30");
+  await limited.body?.cancel();
+
+  fake.setPairRateLimit(undefined);
+  await expectOAuthError(await postForm(fake, wrong), "invalid_client");
+});
