@@ -81,7 +81,14 @@ export function createApp(options: AppOptions): App {
   const tracing = options.tracing ?? TRACING_OFF;
   const clock = options.clock ?? Date.now;
   const stores = options.stores ?? createStores({ config, logger, metrics, clock });
-  const upstream = createUpstream({ config, logger, metrics, clock, tracer: tracing.tracer });
+  const upstream = createUpstream({
+    config,
+    logger,
+    metrics,
+    clock,
+    tracer: tracing.tracer,
+    cooldowns: stores.cooldowns,
+  });
   const keyer = new CredentialKeyer(config.tokens.key, upstream.tokenUrl);
   const audit = auditLog(config.audit, options.auditDestination);
   const service = tokenService(options, stores, upstream, tracing, clock, audit);

@@ -37,6 +37,7 @@ export class ServiceMetrics {
   readonly #refreshAhead: Counter<"outcome">;
   readonly #circuitOpen: Gauge;
   readonly #upstreamShed: Counter;
+  readonly #upstreamRateLimitedLocal: Counter;
   readonly #perimeterRefusals: Counter<"reason">;
   readonly #connectionsShed: Counter<"reason">;
 
@@ -98,7 +99,7 @@ export class ServiceMetrics {
     });
     this.#sharedStoreDegraded = new Gauge({
       name: "shared_store_degraded",
-      help: "1 while a shared store scope (an operation: token_read, token_write, lock, limiter, verifier; or store for its configuration) is answered locally for a cause: timeout, unreachable, noperm, no_scripts, oom, readonly, loading, cluster_down, evicting_policy, refused",
+      help: "1 while a shared store scope (an operation: token_read, token_write, lock, limiter, verifier, cooldown; or store for its configuration) is answered locally for a cause: timeout, unreachable, noperm, no_scripts, oom, readonly, loading, cluster_down, evicting_policy, refused",
       labelNames: ["scope", "cause"],
       registers: [this.registry],
     });
@@ -138,6 +139,11 @@ export class ServiceMetrics {
     this.#upstreamShed = new Counter({
       name: "aspose_upstream_shed_total",
       help: "Upstream calls refused because the concurrency cap was full for longer than ASPOSE_QUEUE_WAIT_MS",
+      registers: [this.registry],
+    });
+    this.#upstreamRateLimitedLocal = new Counter({
+      name: "aspose_upstream_rate_limited_local_total",
+      help: "Token requests answered UPSTREAM_RATE_LIMITED without calling Aspose, because Aspose answered 429 for the same credential and its cool-down (Retry-After, at most 15 minutes) has not ended",
       registers: [this.registry],
     });
     this.#connectionsShed = new Counter({
@@ -198,6 +204,11 @@ export class ServiceMetrics {
     this.#upstreamShed.inc();
   }
 
+  /** Counts one request answered from a credential's remembered cool-down, without calling Aspose. */
+  upstreamRateLimitedLocal(): void {
+    this.#upstreamRateLimitedLocal.inc();
+  }
+
   attempt(outcome: string): void {
     this.#upstreamAttempts.inc({ status_class: outcome });
   }
@@ -237,7 +248,9 @@ export class ServiceMetrics {
   }
 
   /** Counts one shared store operation answered from local state. */
-  sharedStoreFallback(operation: "token_read" | "token_write" | "lock" | "limiter" | "verifier"): void {
+  sharedStoreFallback(
+    operation: "token_read" | "token_write" | "lock" | "limiter" | "verifier" | "cooldown",
+  ): void {
     this.#sharedStoreFallbacks.inc({ operation });
   }
 

@@ -9,13 +9,16 @@ import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
 import { type AttemptLimiter, type LockoutSubject, lockoutPolicy } from "../limits/attempt-limiter.js";
 import type { VerifierStore } from "../limits/verifier-store.js";
+import type { CooldownStore } from "../tokens/cooldown-store.js";
 import type { TokenStore } from "../tokens/ports.js";
 import type { Clock } from "../tokens/types.js";
 import { MemoryAttemptLimiter } from "./memory/memory-attempt-limiter.js";
+import { MemoryCooldownStore } from "./memory/memory-cooldown-store.js";
 import { MemoryTokenStore } from "./memory/memory-token-store.js";
 import { MemoryVerifierStore } from "./memory/memory-verifier-store.js";
 import { connectRedis, type SharedStoreMetrics } from "./redis/connect.js";
 import { RedisAttemptLimiter } from "./redis/redis-attempt-limiter.js";
+import { RedisCooldownStore } from "./redis/redis-cooldown-store.js";
 import { RedisTokenStore } from "./redis/redis-token-store.js";
 import { RedisVerifierStore } from "./redis/redis-verifier-store.js";
 import { TokenSealer } from "./redis/token-sealer.js";
@@ -37,6 +40,8 @@ export interface Stores {
   readonly tokenStore: TokenStore;
   readonly limiter: AttemptLimiter;
   readonly verifiers: VerifierStore;
+  /** Aspose's per-credential 429 cool-downs. */
+  readonly cooldowns: CooldownStore;
   /**
    * Each shared store's state for /readyz ("up", "degraded" with its reasons, or "down"; and its
    * topology: standalone, cluster or sentinel); empty when everything is in memory. A degraded or down
@@ -60,6 +65,10 @@ const LEASE_TIMEOUTS = 6;
 // memory without any attacker being able to push an owner's verifier out.
 const MAX_VERIFIERS = 100_000;
 
+// Cool-downs held per process: each one took a 429 from Aspose (several failed upstream calls), about
+// 100 bytes each; an evicted one costs one more call to Aspose for that pair.
+const MAX_COOLDOWNS = 50_000;
+
 /** Builds the token store and attempt limiter that Config asks for. */
 export function createStores(options: StoresOptions): Stores {
   const { config, metrics, clock } = options;
@@ -69,6 +78,8 @@ export function createStores(options: StoresOptions): Stores {
   const verifierTtlMs = config.limits.verifierTtlSeconds * 1000;
   const memoryVerifiers = (): MemoryVerifierStore =>
     new MemoryVerifierStore({ ttlMs: verifierTtlMs, clock, maxEntries: MAX_VERIFIERS });
+  const memoryCooldowns = (): MemoryCooldownStore =>
+    new MemoryCooldownStore({ clock, maxEntries: MAX_COOLDOWNS });
   // TOKEN_CACHE=off stores nothing in any mode; single flight still applies.
   const { cacheEnabled, maxEntries } = config.tokens;
   const memoryTokens = (): MemoryTokenStore =>
@@ -79,13 +90,15 @@ export function createStores(options: StoresOptions): Stores {
     const tokenStore = memoryTokens();
     const limiter = memoryLimiter();
     const verifiers = memoryVerifiers();
+    const cooldowns = memoryCooldowns();
     return {
       tokenStore,
       limiter,
       verifiers,
+      cooldowns,
       readiness: () => ({}),
       close: async () => {
-        await Promise.all([tokenStore.close(), limiter.close(), verifiers.close()]);
+        await Promise.all([tokenStore.close(), limiter.close(), verifiers.close(), cooldowns.close()]);
       },
     };
   }
@@ -108,6 +121,12 @@ export function createStores(options: StoresOptions): Stores {
     clock,
     local: memoryVerifiers(),
   });
+  const cooldowns = new RedisCooldownStore({
+    health,
+    keyPrefix: store.keyPrefix,
+    clock,
+    local: memoryCooldowns(),
+  });
   const tokenStore = cacheEnabled
     ? new RedisTokenStore({
         health,
@@ -122,9 +141,10 @@ export function createStores(options: StoresOptions): Stores {
     tokenStore,
     limiter,
     verifiers,
+    cooldowns,
     readiness: () => health.readiness(),
     close: async () => {
-      await Promise.all([tokenStore.close(), limiter.close(), verifiers.close()]);
+      await Promise.all([tokenStore.close(), limiter.close(), verifiers.close(), cooldowns.close()]);
       health.close();
       const client = health.client;
       try {

@@ -1,4 +1,4 @@
-import { isUpstreamFault, upstreamUnavailable } from "../errors.js";
+import { isUpstreamFault, ServiceCode, ServiceError, upstreamUnavailable } from "../errors.js";
 import type { Credential } from "./credential.js";
 import type { TokenIssuer } from "./ports.js";
 import type { CircuitState, Clock, IssuedToken } from "./types.js";
@@ -11,6 +11,12 @@ export interface CircuitBreakerOptions {
   readonly cooldownMs: number;
   readonly clock: Clock;
   readonly onStateChange?: (state: CircuitState) => void;
+  /**
+   * A 429 is a fault only once this many distinct credentials got one within `rateLimitWindowMs`:
+   * Aspose rate-limits a pair that failed too often, which says nothing about its health.
+   */
+  readonly rateLimitedPairs: number;
+  readonly rateLimitWindowMs: number;
 }
 
 /**
@@ -19,6 +25,12 @@ export interface CircuitBreakerOptions {
  * outage costs callers no waiting and Aspose no retry storm; then one probe call is let through
  * (half-open) and its outcome closes or re-opens the circuit. Per replica: each replica judges its own
  * path to Aspose, and a shared store would put Redis on the failure path (docs/caching.md).
+ *
+ * Only what says Aspose is unwell counts: timeouts, connection failures, 5xx, unusable answers, and
+ * 429s once they come for several credentials (`rateLimitedPairs` within `rateLimitWindowMs`), which
+ * is Aspose limiting this service rather than one pair. A 429 for one pair is that pair's cool-down and
+ * neither counts nor clears the count; an INVALID_CREDENTIALS answer is Aspose up and answering, and
+ * clears the count as a token does. So one credential's answers, however many, can never open it.
  */
 export class CircuitBreaker implements TokenIssuer {
   readonly #inner: TokenIssuer;
@@ -27,6 +39,8 @@ export class CircuitBreaker implements TokenIssuer {
   #openedAtMs = 0;
   #state: CircuitState = "closed";
   #probing = false;
+  /** The last few distinct credentials answered 429, oldest first: lookup key and when. */
+  #rateLimited: { readonly key: string; readonly atMs: number }[] = [];
 
   constructor(inner: TokenIssuer, options: CircuitBreakerOptions) {
     this.#inner = inner;
@@ -55,12 +69,29 @@ export class CircuitBreaker implements TokenIssuer {
       this.#set("closed");
       return token;
     } catch (error) {
-      if (isUpstreamFault(error)) this.#fault(probe);
-      else if (probe) this.#set("closed");
+      if (this.#isFault(error, credential)) this.#fault(probe);
+      else {
+        if (isAnswer(error)) this.#faults = 0;
+        if (probe) this.#set("closed");
+      }
       throw error;
     } finally {
       if (probe) this.#probing = false;
     }
+  }
+
+  #isFault(error: unknown, credential: Credential): boolean {
+    if (!isUpstreamFault(error)) return false;
+    if (error.code !== ServiceCode.UPSTREAM_RATE_LIMITED) return true;
+    const { rateLimitedPairs, rateLimitWindowMs, clock } = this.#options;
+    const now = clock();
+    // Bounded by construction: only the last `rateLimitedPairs` distinct credentials are kept.
+    const recent = this.#rateLimited.filter(
+      (entry) => entry.key !== credential.lookupKey && entry.atMs > now - rateLimitWindowMs,
+    );
+    recent.push({ key: credential.lookupKey, atMs: now });
+    this.#rateLimited = recent.slice(-rateLimitedPairs);
+    return this.#rateLimited.length >= rateLimitedPairs;
   }
 
   #fault(probe: boolean): void {
@@ -80,4 +111,9 @@ export class CircuitBreaker implements TokenIssuer {
     this.#state = state;
     this.#options.onStateChange?.(state);
   }
+}
+
+/** Aspose answered the request itself (the credential was refused): it is up. */
+function isAnswer(error: unknown): boolean {
+  return error instanceof ServiceError && error.code === ServiceCode.INVALID_CREDENTIALS;
 }

@@ -62,7 +62,6 @@ async function exerciseEveryPath(harness: Harness): Promise<string[]> {
   // Upstream failures, each on a fresh fetch, each carrying something worth leaking in its body.
   const failures: [Parameters<typeof fake.failNext>[0], number, string][] = [
     [{ kind: "status", status: 503 }, 3, "UPSTREAM_UNAVAILABLE"],
-    [{ kind: "status", status: 429, retryAfter: "3600" }, 1, "UPSTREAM_RATE_LIMITED"],
     [{ kind: "html" }, 3, "UPSTREAM_UNAVAILABLE"],
     [{ kind: "html200" }, 1, "UPSTREAM_BAD_RESPONSE"],
     [{ kind: "truncated" }, 1, "UPSTREAM_BAD_RESPONSE"],
@@ -81,12 +80,17 @@ async function exerciseEveryPath(harness: Harness): Promise<string[]> {
       1,
       "UPSTREAM_BAD_RESPONSE",
     ],
+    // Last: the pair's cool-down then answers locally, which the next step exercises.
+    [{ kind: "status", status: 429, retryAfter: "3600" }, 1, "UPSTREAM_RATE_LIMITED"],
   ];
   for (const [fault, times, code] of failures) {
     fake.failNext(fault, times);
     const result = await requestToken(harness, { forceRefresh: true });
     assert.equal(codeOf(result), code, `fault ${fault.kind}`);
   }
+  const calls = fake.totalTokenRequests;
+  assert.equal(codeOf(await requestToken(harness, { forceRefresh: true })), "UPSTREAM_RATE_LIMITED");
+  assert.equal(fake.totalTokenRequests, calls, "answered from the pair's cool-down");
 
   // The secret sent with the wrong type (graphql-js would echo it) and inline in the document.
   const wrongType = await execute(harness, ACCESS_TOKEN_MUTATION, {

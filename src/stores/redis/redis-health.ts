@@ -9,7 +9,13 @@ export type { FailureCause } from "./store-failures.js";
 export type SharedStoreTopology = "standalone" | "cluster" | "sentinel";
 
 /** The shared store operations that fall back to local state when Redis cannot answer. */
-export type SharedStoreOperation = "token_read" | "token_write" | "lock" | "limiter" | "verifier";
+export type SharedStoreOperation =
+  | "token_read"
+  | "token_write"
+  | "lock"
+  | "limiter"
+  | "verifier"
+  | "cooldown";
 
 /** What a degradation is about: one operation, or the store as a whole (its configuration). */
 export type DegradedScope = SharedStoreOperation | "store";

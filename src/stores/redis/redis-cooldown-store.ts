@@ -1,0 +1,65 @@
+import { type CooldownStore, MAX_COOLDOWN_SECONDS } from "../../tokens/cooldown-store.js";
+import type { Clock } from "../../tokens/types.js";
+import type { MemoryCooldownStore } from "../memory/memory-cooldown-store.js";
+import type { RedisHealth } from "./redis-health.js";
+
+export interface RedisCooldownStoreOptions {
+  readonly health: RedisHealth;
+  /** Prepended to every key (REDIS_KEY_PREFIX). */
+  readonly keyPrefix: string;
+  readonly clock: Clock;
+  /** This replica's own cool-downs: asked first, and all there is while Redis is down. */
+  readonly local: MemoryCooldownStore;
+}
+
+/**
+ * Cool-downs shared by replicas, so a pair Aspose answered 429 through one replica is answered locally
+ * by all. Each is a key `cooldown:<lookup key>` holding its end (by the injected clock, as verifiers
+ * and lockouts are) and expiring with it, never later than MAX_COOLDOWN_SECONDS: the key count is
+ * bounded by the 429s Aspose gave within that time. A value read back is bounded the same way, so a
+ * forged or corrupted entry cannot hold a pair for longer. A cool-down found in Redis is kept locally
+ * too, so its callers cost no round trip. While Redis fails, the local cool-downs are all there is:
+ * the worst case is one more call to Aspose for that pair, answered 429 again.
+ */
+export class RedisCooldownStore implements CooldownStore {
+  readonly #health: RedisHealth;
+  readonly #prefix: string;
+  readonly #clock: Clock;
+  readonly #local: MemoryCooldownStore;
+
+  constructor(options: RedisCooldownStoreOptions) {
+    this.#health = options.health;
+    this.#prefix = options.keyPrefix;
+    this.#clock = options.clock;
+    this.#local = options.local;
+  }
+
+  async until(lookupKey: string): Promise<number | undefined> {
+    const known = this.#local.untilNow(lookupKey);
+    if (known !== undefined) return known;
+    const step = await this.#health.attempt("cooldown", (send) => send("get", [this.#key(lookupKey)]));
+    const untilMs = step.ok && typeof step.value === "string" ? Number(step.value) : Number.NaN;
+    if (!(untilMs > this.#clock())) return undefined;
+    this.#local.rememberUntil(lookupKey, untilMs);
+    return this.#local.untilNow(lookupKey);
+  }
+
+  async remember(lookupKey: string, untilMs: number): Promise<void> {
+    this.#local.rememberUntil(lookupKey, untilMs);
+    const bounded = this.#local.untilNow(lookupKey);
+    if (bounded === undefined) return;
+    const ttlMs = Math.min(MAX_COOLDOWN_SECONDS * 1000, Math.max(1, Math.ceil(bounded - this.#clock())));
+    await this.#health.attempt("cooldown", (send) =>
+      send("set", [this.#key(lookupKey), String(bounded), "PX", ttlMs]),
+    );
+  }
+
+  /** The local tier only; the Redis client belongs to whoever made it. */
+  async close(): Promise<void> {
+    await this.#local.close();
+  }
+
+  #key(lookupKey: string): string {
+    return `${this.#prefix}cooldown:${lookupKey}`;
+  }
+}
