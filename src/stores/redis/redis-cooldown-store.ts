@@ -3,6 +3,9 @@ import type { Clock } from "../../tokens/types.js";
 import type { MemoryCooldownStore } from "../memory/memory-cooldown-store.js";
 import type { RedisHealth } from "./redis-health.js";
 
+// How far ahead of this replica's clock another replica's may run.
+const CLOCK_SKEW_SECONDS = 60;
+
 export interface RedisCooldownStoreOptions {
   readonly health: RedisHealth;
   /** Prepended to every key (REDIS_KEY_PREFIX). */
@@ -16,8 +19,8 @@ export interface RedisCooldownStoreOptions {
  * Cool-downs shared by replicas, so a pair Aspose answered 429 through one replica is answered locally
  * by all. Each is a key `cooldown:<lookup key>` holding its end (by the injected clock, as verifiers
  * and lockouts are) and expiring with it, never later than MAX_COOLDOWN_SECONDS: the key count is
- * bounded by the 429s Aspose gave within that time. A value read back is bounded the same way, so a
- * forged or corrupted entry cannot hold a pair for longer. A cool-down found in Redis is kept locally
+ * bounded by the 429s Aspose gave within that time. A value read back that ends later than that is
+ * ignored, so a forged or corrupted entry cannot hold a pair for longer. A cool-down found in Redis is kept locally
  * too, so its callers cost no round trip. While Redis fails, the local cool-downs are all there is:
  * the worst case is one more call to Aspose for that pair, answered 429 again.
  */
@@ -39,7 +42,11 @@ export class RedisCooldownStore implements CooldownStore {
     if (known !== undefined) return known;
     const step = await this.#health.attempt("cooldown", (send) => send("get", [this.#key(lookupKey)]));
     const untilMs = step.ok && typeof step.value === "string" ? Number(step.value) : Number.NaN;
-    if (!(untilMs > this.#clock())) return undefined;
+    const now = this.#clock();
+    // No replica writes an end past the cap (plus clock skew between replicas): such a value was forged
+    // or corrupted, and is ignored rather than obeyed; the pair's next 429 writes a true one.
+    if (!(untilMs > now) || untilMs > now + (MAX_COOLDOWN_SECONDS + CLOCK_SKEW_SECONDS) * 1000)
+      return undefined;
     this.#local.rememberUntil(lookupKey, untilMs);
     return this.#local.untilNow(lookupKey);
   }
