@@ -20,11 +20,12 @@ export interface CredentialCooldownOptions {
 /**
  * Remembers Aspose's 429 per credential (client_id + client_secret pair, by its lookup key) for its
  * Retry-After (DEFAULT_COOLDOWN_SECONDS without one, at most MAX_COOLDOWN_SECONDS), and refuses that
- * pair at once with UPSTREAM_RATE_LIMITED and the seconds left until then: Aspose rate-limits a pair
- * after five failed requests (600 s), and calling it again during that time only hammers it from this
- * service's address. It sits outside the bulkhead and the circuit breaker: a cooled pair never takes
- * an upstream slot and its refusals never reach the breaker. Only issuing is refused; a cached token
- * for the pair is served by the token service before it asks the issuer.
+ * pair with UPSTREAM_RATE_LIMITED and the seconds left until then: Aspose rate-limits a pair after
+ * five failed requests (600 s), and calling it again during that time only hammers it from this
+ * service's address. The token service asks `refusal()` before it reserves an attempt, so a cooled
+ * pair takes no slot of the guess budget, none of the bulkhead and never reaches the circuit breaker
+ * (this sits outside both); `issue()` does not ask again, which would cost a miss a second shared-store
+ * read. Only issuing is refused: a cached token for the pair is served before the issuer is asked.
  */
 export class CredentialCooldown implements TokenIssuer {
   readonly #inner: TokenIssuer;
@@ -35,22 +36,23 @@ export class CredentialCooldown implements TokenIssuer {
     this.#options = options;
   }
 
-  async issue(credential: Credential): Promise<IssuedToken> {
+  async refusal(credential: Credential): Promise<ServiceError | undefined> {
     const { store, clock } = this.#options;
     const untilMs = await store.until(credential.lookupKey);
-    if (untilMs !== undefined) {
-      const leftMs = untilMs - clock();
-      if (leftMs > 0) {
-        this.#options.onRefused?.();
-        throw upstreamRateLimited(Math.max(1, Math.ceil(leftMs / 1000)));
-      }
-    }
+    if (untilMs === undefined) return undefined;
+    const leftMs = untilMs - clock();
+    if (leftMs <= 0) return undefined;
+    this.#options.onRefused?.();
+    return upstreamRateLimited(Math.max(1, Math.ceil(leftMs / 1000)));
+  }
+
+  async issue(credential: Credential): Promise<IssuedToken> {
     try {
       return await this.#inner.issue(credential);
     } catch (error) {
       if (!(error instanceof ServiceError) || error.code !== ServiceCode.UPSTREAM_RATE_LIMITED) throw error;
       const seconds = cooldownSeconds(error.extensions.retryAfter);
-      await store.remember(credential.lookupKey, clock() + seconds * 1000);
+      await this.#options.store.remember(credential.lookupKey, this.#options.clock() + seconds * 1000);
       throw upstreamRateLimited(seconds);
     }
   }

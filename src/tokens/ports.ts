@@ -3,12 +3,18 @@
  * credential for a token (the Aspose connector), and a store of issued tokens (memory or shared).
  * Adapters implement these; the service never imports an adapter.
  */
+import type { ServiceError } from "../errors.js";
 import type { Credential } from "./credential.js";
 import type { IssuedToken } from "./types.js";
 
 /** Exchanges a credential for a new token upstream; rejects with coded ServiceErrors. */
 export interface TokenIssuer {
   issue(credential: Credential): Promise<IssuedToken>;
+  /**
+   * The error a call for this credential would get without reaching Aspose (a pair in its cool-down),
+   * or undefined: asked before an attempt is reserved, since such a call is no guess.
+   */
+  refusal?(credential: Credential): Promise<ServiceError | undefined>;
 }
 
 /** A stored token and the version it was stored as (to tell a newer write apart). */

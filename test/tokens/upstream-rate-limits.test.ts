@@ -53,6 +53,18 @@ function attack(harness: Harness): Promise<ExecuteResult<unknown>> {
   return requestToken(harness, { clientId: ATTACKER_ID, clientSecret: ATTACKER_GUESS });
 }
 
+/**
+ * The attacker's five wrong guesses for the pair, a second apart: the guess budget
+ * (UPSTREAM_GUESS_BUDGET_PER_SECOND, 5) refuses a sixth failing request within the same second.
+ */
+async function fiveGuesses(harness: Harness): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    harness.clock.advance(SECOND);
+    assert.equal(codeOf(await attack(harness)), "INVALID_CREDENTIALS");
+  }
+  harness.clock.advance(SECOND);
+}
+
 async function metric(harness: Harness, sample: string): Promise<number> {
   return metricIn((await request(harness, "/metrics")).text, sample) ?? 0;
 }
@@ -70,7 +82,7 @@ for (const lockout of ["default", "raised"] as const) {
     const harness = await harnessFor(t, { env, fake: { pairRateLimit: {} } });
     const { clock } = harness;
 
-    for (let i = 0; i < 5; i++) assert.equal(codeOf(await attack(harness)), "INVALID_CREDENTIALS");
+    await fiveGuesses(harness);
     if (lockout === "default") {
       assert.equal(codeOf(await attack(harness)), "TOO_MANY_ATTEMPTS");
       clock.advance(31 * SECOND);
@@ -129,10 +141,11 @@ for (const lockout of ["default", "raised"] as const) {
 test("the issue's second attack: 50 requests for a 429'd pair within 5 s, other traffic flowing: none reaches Aspose", async (t) => {
   const harness = await harnessFor(t, { env: { LOCKOUT_THRESHOLD: "100" }, fake: { pairRateLimit: {} } });
   const { clock } = harness;
-  for (let i = 0; i < 5; i++) assert.equal(codeOf(await attack(harness)), "INVALID_CREDENTIALS");
+  await fiveGuesses(harness);
   const limited = await attack(harness);
   assert.equal(codeOf(limited), "UPSTREAM_RATE_LIMITED");
-  assert.equal(retryAfterOf(limited), 600, "Aspose's Retry-After, passed on");
+  // Aspose's 600 s started with the fifth failure, a second earlier.
+  assert.equal(retryAfterOf(limited), 599, "Aspose's Retry-After, passed on");
   assert.equal(attackerCalls(harness), 6);
 
   const retryAfters: unknown[] = [];
@@ -148,9 +161,23 @@ test("the issue's second attack: 50 requests for a 429'd pair within 5 s, other 
   t.diagnostic(`${reached} of 50 requests for the 429'd pair reached Aspose`);
   assert.equal(reached, 0, "requests for the 429'd pair that reached Aspose");
   assert.deepEqual([...answers], ["UPSTREAM_RATE_LIMITED"]);
-  // The seconds left of Aspose's 600, counting down with the clock.
-  assert.equal(retryAfters[0], 600);
-  assert.equal(retryAfters[49], 595);
+  // The seconds left, counting down with the clock.
+  assert.equal(retryAfters[0], 599);
+  assert.equal(retryAfters[49], 594);
+});
+
+test("requests for a cooled pair take no slot of the guess budget: a burst of them holds no new credential back", async (t) => {
+  const harness = await harnessFor(t, { env: { LOCKOUT_THRESHOLD: "100" }, fake: { pairRateLimit: {} } });
+  await fiveGuesses(harness);
+  assert.equal(codeOf(await attack(harness)), "UPSTREAM_RATE_LIMITED");
+  // All within the same second, well past UPSTREAM_GUESS_BUDGET_PER_SECOND (5).
+  const burst = await Promise.all(Array.from({ length: 20 }, () => attack(harness)));
+  assert.deepEqual(new Set(burst.map(codeOf)), new Set(["UPSTREAM_RATE_LIMITED"]));
+  const newcomers = await Promise.all(
+    Array.from({ length: 4 }, () => requestToken(harness, newCredential(harness))),
+  );
+  assert.deepEqual(newcomers.map(codeOf), Array(4).fill(undefined), "4 of 4 new credentials served");
+  assert.equal(attackerCalls(harness), 6);
 });
 
 test("a 429 without Retry-After cools the pair for 60 s; a larger Retry-After is capped at 15 minutes", async (t) => {
@@ -261,6 +288,8 @@ test("an INVALID_CREDENTIALS answer clears the breaker's count: Aspose is up and
   const { fake } = harness;
   const outcomes: unknown[] = [];
   for (const step of ["503", "503", "wrong", "503", "503"] as const) {
+    // A second apart, as the guess budget needs for unverified credentials that fail.
+    harness.clock.advance(SECOND);
     if (step === "503") fake.failNext({ kind: "status", status: 503 });
     const result =
       step === "wrong"
@@ -276,6 +305,7 @@ test("an INVALID_CREDENTIALS answer clears the breaker's count: Aspose is up and
     "UPSTREAM_UNAVAILABLE",
   ]);
   assert.equal(await circuit(harness), "closed");
+  harness.clock.advance(SECOND);
   served(await requestToken(harness, newCredential(harness)));
   assert.equal(fake.totalTokenRequests, 6);
 });

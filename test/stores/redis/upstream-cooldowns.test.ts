@@ -55,7 +55,7 @@ function retryAfterOf(result: ExecuteResult<unknown>): unknown {
   return result.errors?.[0]?.extensions?.retryAfter;
 }
 
-function guess(harness: Harness): Promise<ExecuteResult<unknown>> {
+function guess(harness: Harness): ReturnType<typeof requestToken> {
   return requestToken(harness, { clientId: GUESSER_ID, clientSecret: GUESS });
 }
 
@@ -86,18 +86,24 @@ test("a pair 429'd through replica A is answered locally by replica B, and its k
     await Promise.all([a.close(), b.close()]);
     await fake.close();
   });
-  for (let i = 0; i < 5; i++) assert.equal(codeOf(await guess(a)), "INVALID_CREDENTIALS");
+  for (let i = 0; i < 5; i++) {
+    // A second apart: the guess budget refuses a sixth failure within one second.
+    a.clock.advance(SECOND);
+    assert.equal(codeOf(await guess(a)), "INVALID_CREDENTIALS");
+  }
+  a.clock.advance(SECOND);
   assert.equal(codeOf(await guess(a)), "UPSTREAM_RATE_LIMITED");
   assert.equal(fake.totalTokenRequests, 6);
 
   a.clock.advance(10 * SECOND);
   const onB = await guess(b);
   assert.equal(codeOf(onB), "UPSTREAM_RATE_LIMITED");
-  assert.equal(retryAfterOf(onB), 590);
+  // Aspose's 600 s started with the fifth failure, 11 s earlier.
+  assert.equal(retryAfterOf(onB), 589);
   assert.equal(fake.totalTokenRequests, 6, "replica B did not call Aspose");
   assert.equal(await localRefusals(b), 1);
   // Found in Redis once, then held locally: the next refusal costs no round trip but is the same.
-  assert.equal(retryAfterOf(await guess(b)), 590);
+  assert.equal(retryAfterOf(await guess(b)), 589);
 
   const keys = (await scanKeys(redis, `${prefix}shared:`)).filter((key) => key.includes(":cooldown:"));
   assert.equal(keys.length, 1, "one cool-down key for the one 429'd pair");
@@ -140,7 +146,11 @@ test("with Redis unreachable, the replica's own memory still answers a cooled pa
     },
     fake: { pairRateLimit: {} },
   });
-  for (let i = 0; i < 5; i++) assert.equal(codeOf(await guess(harness)), "INVALID_CREDENTIALS");
+  for (let i = 0; i < 5; i++) {
+    harness.clock.advance(SECOND);
+    assert.equal(codeOf(await guess(harness)), "INVALID_CREDENTIALS");
+  }
+  harness.clock.advance(SECOND);
   assert.equal(codeOf(await guess(harness)), "UPSTREAM_RATE_LIMITED");
   assert.equal(harness.fake.totalTokenRequests, 6);
   for (let i = 0; i < 5; i++) assert.equal(codeOf(await guess(harness)), "UPSTREAM_RATE_LIMITED");
