@@ -19,7 +19,10 @@ export const ServiceCode = {
   INVALID_CREDENTIALS: "INVALID_CREDENTIALS",
   /** Too many failed attempts for this clientId or address, or the guess budget full; refused locally, `retryAfter` given. */
   TOO_MANY_ATTEMPTS: "TOO_MANY_ATTEMPTS",
-  /** Aspose kept answering 429 after retries; `retryAfter` when Aspose said. */
+  /**
+   * Aspose answered 429 for this credential pair; `retryAfter` is its cool-down, remembered for the
+   * pair and answered locally until it ends.
+   */
   UPSTREAM_RATE_LIMITED: "UPSTREAM_RATE_LIMITED",
   /** Aspose could not be reached in time: timeouts, connection failures, 5xx after retries. */
   UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",

@@ -68,7 +68,7 @@ export type AccessTokenErrorCode =
   | 'TOO_MANY_ATTEMPTS'
   /** Aspose answered something this service cannot use: malformed or truncated JSON, an HTML page, an answer over the size cap, a redirect or other non-2xx status, an `expires_in` outside 10 s to 31 days, a token already expired or about to, or a 400 that means this service is misconfigured. Never cached. */
   | 'UPSTREAM_BAD_RESPONSE'
-  /** Aspose kept answering 429 after retries. `extensions.retryAfter` gives the seconds to wait when Aspose said. */
+  /** Aspose is rate-limiting token requests for these credentials (a clientId and clientSecret pair; Aspose does so for 10 minutes after 5 failed requests). `extensions.retryAfter` gives the seconds to wait: Aspose's `Retry-After`, 60 without one, at most 900. The service remembers it for the pair, on every replica: until it ends, requests for the pair are refused at once without contacting Aspose, while a still-valid cached token for the pair is served. */
   | 'UPSTREAM_RATE_LIMITED'
   /** Aspose could not be reached in time: timeouts, connection failures, or 5xx answers after retries. */
   | 'UPSTREAM_UNAVAILABLE';
