@@ -1,6 +1,7 @@
 /**
  * The one place that turns Config into the stores the token service runs on: the token store, the
- * attempt limiter and the known-good credentials (verifiers), in memory or shared through Redis (one
+ * attempt limiter, the known-good credentials (verifiers) and Aspose's per-credential cool-downs (read
+ * by the upstream's CredentialCooldown), in memory or shared through Redis (one
  * server, a Redis Cluster, or a primary found through Sentinel: only the connection differs, see
  * redis/connect.ts). main.ts, the dev server and the tests all reach it through createApp, so every
  * mode is wired the same way.
