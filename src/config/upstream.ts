@@ -88,7 +88,8 @@ export const UPSTREAM = section(
       max: 1000,
       default: 5,
       does: "Consecutive failed upstream calls (each a whole call, retries included) that open this replica's circuit breaker.",
-      details: "An `INVALID_CREDENTIALS` answer counts as Aspose being up.",
+      details:
+        "An `INVALID_CREDENTIALS` answer counts as Aspose being up. A 429 for one credential is that credential's cool-down, not a failure; 429s for 3 distinct credentials within a minute are ([caching](caching.md#when-aspose-is-failing)).",
     }),
     ASPOSE_BREAKER_COOLDOWN_SECONDS: integer({
       min: 1,

@@ -69,7 +69,7 @@ export class CircuitBreaker implements TokenIssuer {
       this.#set("closed");
       return token;
     } catch (error) {
-      if (this.#isFault(error, credential)) this.#fault(probe);
+      if (this.#countsAsFault(error, credential)) this.#fault(probe);
       else {
         if (isAnswer(error)) this.#faults = 0;
         if (probe) this.#set("closed");
@@ -80,7 +80,8 @@ export class CircuitBreaker implements TokenIssuer {
     }
   }
 
-  #isFault(error: unknown, credential: Credential): boolean {
+  /** Whether a failure says Aspose is unwell; a 429 is recorded here, by credential, to tell. */
+  #countsAsFault(error: unknown, credential: Credential): boolean {
     if (!isUpstreamFault(error)) return false;
     if (error.code !== ServiceCode.UPSTREAM_RATE_LIMITED) return true;
     const { rateLimitedPairs, rateLimitWindowMs, clock } = this.#options;
