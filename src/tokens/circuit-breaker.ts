@@ -1,9 +1,16 @@
+import { LRUCache } from "lru-cache";
 import { isUpstreamFault, ServiceCode, ServiceError, upstreamUnavailable } from "../errors.js";
 import type { Credential } from "./credential.js";
 import type { TokenIssuer } from "./ports.js";
 import type { CircuitState, Clock, IssuedToken } from "./types.js";
 
 export type { CircuitState } from "./types.js";
+
+// Aspose's per-pair 429 follows that pair's fifth failure and lasts 600 s: a 429 within this long of
+// an INVALID_CREDENTIALS answer for the same pair is that cool-down, whatever else is happening.
+const RECENT_REFUSAL_MS = 15 * 60_000;
+// Pairs remembered as refused; the guess budget lets at most a few thousand fail per 15 minutes.
+const MAX_RECENT_REFUSALS = 10_000;
 
 export interface CircuitBreakerOptions {
   /** Consecutive upstream faults that open the circuit. */
@@ -29,8 +36,10 @@ export interface CircuitBreakerOptions {
  * Only what says Aspose is unwell counts: timeouts, connection failures, 5xx, unusable answers, and
  * 429s once they come for several credentials (`rateLimitedPairs` within `rateLimitWindowMs`), which
  * is Aspose limiting this service rather than one pair. A 429 for one pair is that pair's cool-down and
- * neither counts nor clears the count; an INVALID_CREDENTIALS answer is Aspose up and answering, and
- * clears the count as a token does. So one credential's answers, however many, can never open it.
+ * neither counts nor clears the count, nor does a 429 for a pair this replica saw refused within
+ * RECENT_REFUSAL_MS (Aspose's documented cool-down after failed guesses); an INVALID_CREDENTIALS answer
+ * is Aspose up and answering, and clears the count as a token does. So one credential's answers,
+ * however many, can never open it, and guessed pairs only when guessed through other replicas.
  */
 export class CircuitBreaker implements TokenIssuer {
   readonly #inner: TokenIssuer;
@@ -39,6 +48,8 @@ export class CircuitBreaker implements TokenIssuer {
   #openedAtMs = 0;
   #state: CircuitState = "closed";
   #probing = false;
+  /** Lookup key → when Aspose last answered INVALID_CREDENTIALS for it. */
+  readonly #refusedAt = new LRUCache<string, number>({ max: MAX_RECENT_REFUSALS });
   /** The last few distinct credentials answered 429, oldest first: lookup key and when. */
   #rateLimited: { readonly key: string; readonly atMs: number }[] = [];
 
@@ -71,7 +82,10 @@ export class CircuitBreaker implements TokenIssuer {
     } catch (error) {
       if (this.#countsAsFault(error, credential)) this.#fault(probe);
       else {
-        if (isAnswer(error)) this.#faults = 0;
+        if (isAnswer(error)) {
+          this.#faults = 0;
+          this.#refusedAt.set(credential.lookupKey, this.#options.clock());
+        }
         if (probe) this.#set("closed");
       }
       throw error;
@@ -86,6 +100,8 @@ export class CircuitBreaker implements TokenIssuer {
     if (error.code !== ServiceCode.UPSTREAM_RATE_LIMITED) return true;
     const { rateLimitedPairs, rateLimitWindowMs, clock } = this.#options;
     const now = clock();
+    if ((this.#refusedAt.get(credential.lookupKey) ?? Number.NEGATIVE_INFINITY) > now - RECENT_REFUSAL_MS)
+      return false;
     // Bounded by construction: only the last `rateLimitedPairs` distinct credentials are kept.
     const recent = this.#rateLimited.filter(
       (entry) => entry.key !== credential.lookupKey && entry.atMs > now - rateLimitWindowMs,

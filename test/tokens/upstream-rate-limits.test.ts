@@ -289,6 +289,29 @@ test("429s for three distinct pairs within a minute are Aspose limiting the serv
   assert.equal(fake.totalTokenRequests, 4, "the open circuit did not call Aspose");
 });
 
+test("429s for pairs this replica saw guessed are their cool-downs: three guessed pairs' 429s do not open the breaker", async (t) => {
+  const harness = await harnessFor(t, {
+    env: { LOCKOUT_THRESHOLD: "100", ASPOSE_BREAKER_THRESHOLD: "1" },
+    fake: { pairRateLimit: {} },
+  });
+  const { clock } = harness;
+  const pairs = ["guess-a-0001", "guess-b-0001", "guess-c-0001"];
+  for (const clientSecret of pairs) {
+    for (let i = 0; i < 5; i++) {
+      clock.advance(SECOND);
+      const guessed = await requestToken(harness, { clientId: ATTACKER_ID, clientSecret });
+      assert.equal(codeOf(guessed), "INVALID_CREDENTIALS");
+    }
+  }
+  clock.advance(SECOND);
+  for (const clientSecret of pairs) {
+    const limited = await requestToken(harness, { clientId: ATTACKER_ID, clientSecret });
+    assert.equal(codeOf(limited), "UPSTREAM_RATE_LIMITED");
+  }
+  assert.equal(await circuit(harness), "closed", "three distinct pairs, but each one's own cool-down");
+  served(await requestToken(harness, newCredential(harness)));
+});
+
 test("an INVALID_CREDENTIALS answer clears the breaker's count: Aspose is up and answering", async (t) => {
   const harness = await harnessFor(t, {
     env: { ASPOSE_RETRY_LIMIT: "0", ASPOSE_BREAKER_THRESHOLD: "3" },
