@@ -21,9 +21,9 @@ module.exports = {
       name: "composition-root-on-top",
       severity: "error",
       comment:
-        "Only main.ts builds the app (app.ts, with upstream.ts); nothing else may import the composition root.",
-      from: { path: "^src/", pathNot: "^src/(main|app)\\.ts$" },
-      to: { path: "^src/(app|main|upstream)\\.ts$" },
+        "Only main.ts builds the app (app.ts, with upstream.ts and service.ts); nothing else may import the composition root.",
+      from: { path: "^src/", pathNot: "^src/(main|app|service)\\.ts$" },
+      to: { path: "^src/(app|main|upstream|service)\\.ts$" },
     },
     {
       name: "domain-depends-on-ports-only",

@@ -14,15 +14,14 @@ import { type Readiness, probeRoutes, publicRoutes } from "./http/routes.js";
 import { connectionCap, createHttpServer, type HttpEdge, type ServerFactory } from "./http/server.js";
 import { type Shed, shedReporter } from "./http/shedding.js";
 import { type TlsListener, tlsListener } from "./http/tls.js";
-import { CredentialGate } from "./limits/credential-gate.js";
-import { type AuditLog, audited, auditLog } from "./observability/audit-log.js";
+import { audited, auditLog } from "./observability/audit-log.js";
 import type { ServiceMetrics } from "./observability/metrics.js";
-import { activeSpan, TRACING_OFF, TraceAttribute, type Tracing } from "./observability/tracing.js";
-import { createStores, type Stores, sharedLifetime } from "./stores/index.js";
+import { TRACING_OFF, type Tracing } from "./observability/tracing.js";
+import { createTokenService } from "./service.js";
+import { createStores, type Stores } from "./stores/index.js";
 import { CredentialKeyer } from "./tokens/credential.js";
-import { TokenService } from "./tokens/token-service.js";
 import type { Clock } from "./tokens/types.js";
-import { createUpstream, type Upstream } from "./upstream.js";
+import { createUpstream } from "./upstream.js";
 
 /** What the app is built from; everything process-wide is made once by main.ts and injected. */
 export interface AppOptions {
@@ -91,7 +90,7 @@ export function createApp(options: AppOptions): App {
   });
   const keyer = new CredentialKeyer(config.tokens.key, upstream.tokenUrl);
   const audit = auditLog(config.audit, options.auditDestination);
-  const service = tokenService(options, stores, upstream, tracing, clock, audit);
+  const service = createTokenService({ config, metrics, stores, upstream, tracing, clock, audit });
   const explorer = explorerSite({
     explorer: config.server.explorer,
     graphRef: config.telemetry.apollo.graphRef,
@@ -134,7 +133,7 @@ export function createApp(options: AppOptions): App {
       serverFactory,
     });
   // Only the public port's load is counted in the metrics: it is the one exposed to floods.
-  const publicShed = shedReporter(logger, (reason) => metrics.connectionShed(reason));
+  const publicShed = shedReporter(logger, (reason) => metrics.edge.connectionShed(reason));
   const bodies = new BodyIntake({
     budgetBytes: serverConfig.edge.bodyBudgetBytes,
     minBytesPerSecond: serverConfig.edge.minBodyBytesPerSecond,
@@ -144,7 +143,7 @@ export function createApp(options: AppOptions): App {
     apollo,
     bodyLimitBytes: config.limits.bodyLimitBytes,
     bodies,
-    admit: perimeter(config.perimeter, (reason) => metrics.perimeterRefusal(reason)),
+    admit: perimeter(config.perimeter, (reason) => metrics.edge.perimeterRefusal(reason)),
     makeContext: contextFactory(audited(service, audit), keyer, () => ({
       ready: readiness().ready,
       upstream: upstream.circuit(),
@@ -166,7 +165,7 @@ export function createApp(options: AppOptions): App {
     publicShed,
     tls?.serverFactory,
   );
-  metrics.watchEdge(() => ({ ...publicEdge.load(), bodyBytes: bodies.heldBytes }));
+  metrics.edge.watch(() => ({ ...publicEdge.load(), bodyBytes: bodies.heldBytes }));
   // The probes on a port of their own, and only there: orchestrators and scrapers reach them whatever
   // floods the public port, and a liveness probe cannot fail because the public port is at its
   // connection cap (an orchestrator would restart a healthy replica, turning a flood into an outage).
@@ -209,48 +208,6 @@ export function createApp(options: AppOptions): App {
       return { cutRequests };
     },
   };
-}
-
-/** The token service over the stores and the upstream, reporting to metrics (and spans when tracing). */
-function tokenService(
-  options: AppOptions,
-  stores: Stores,
-  upstream: Upstream,
-  tracing: Tracing,
-  clock: Clock,
-  audit: AuditLog | undefined,
-): TokenService {
-  const { config, metrics } = options;
-  const { tokens } = config;
-  metrics.watchTokenCacheSize(() => stores.tokenStore.size());
-  return new TokenService({
-    issuer: upstream.issuer,
-    store: stores.tokenStore,
-    gate: new CredentialGate({
-      limiter: stores.limiter,
-      verifiers: stores.verifiers,
-      onRefusal: (reason) => metrics.credentialRefusal(reason),
-    }),
-    forceRefreshMinIntervalMs: config.limits.forceRefreshMinIntervalSeconds * 1000,
-    policy: {
-      margin: { minSeconds: tokens.refreshMarginMinSeconds, ratio: tokens.refreshMarginRatio },
-      ahead: { minSeconds: tokens.refreshAheadSeconds, ratio: tokens.refreshAheadRatio },
-    },
-    clock,
-    claimWaitMs: sharedLifetime(config),
-    // With tracing off the callback is the metric alone: the hit path pays for no span lookup.
-    onLookup: tracing.enabled
-      ? (source) => {
-          metrics.tokenLookup(source);
-          activeSpan()?.setAttribute(TraceAttribute.CACHE, source);
-        }
-      : (source) => metrics.tokenLookup(source),
-    onClaimWait: () => metrics.sharedLockWait(),
-    onRefreshAhead: (outcome, request, caller, error) => {
-      metrics.refreshAhead(outcome);
-      audit?.refreshedAhead(caller, request.credential.clientId, outcome, error);
-    },
-  });
 }
 
 /** The GraphQL handler inside a request span when tracing is on; the handler itself when off. */

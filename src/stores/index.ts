@@ -17,7 +17,7 @@ import { MemoryAttemptLimiter } from "./memory/memory-attempt-limiter.js";
 import { MemoryCooldownStore } from "./memory/memory-cooldown-store.js";
 import { MemoryTokenStore } from "./memory/memory-token-store.js";
 import { MemoryVerifierStore } from "./memory/memory-verifier-store.js";
-import { connectRedis, type SharedStoreMetrics } from "./redis/connect.js";
+import { connectRedis, type SharedStoreReporter } from "./redis/connect.js";
 import { RedisAttemptLimiter } from "./redis/redis-attempt-limiter.js";
 import { RedisCooldownStore } from "./redis/redis-cooldown-store.js";
 import { RedisTokenStore } from "./redis/redis-token-store.js";
@@ -25,7 +25,8 @@ import { RedisVerifierStore } from "./redis/redis-verifier-store.js";
 import { TokenSealer } from "./redis/token-sealer.js";
 
 /** What the stores report to metrics. */
-export interface StoreMetrics extends SharedStoreMetrics {
+export interface StoreMetrics {
+  readonly sharedStore: SharedStoreReporter;
   lockout(subject: LockoutSubject): void;
 }
 
@@ -104,7 +105,7 @@ export function createStores(options: StoresOptions): Stores {
     };
   }
 
-  const health = connectRedis(store, options.logger.child({ component: "redis" }), metrics);
+  const health = connectRedis(store, options.logger.child({ component: "redis" }), metrics.sharedStore);
   const sharedLifetimeMs = sharedLifetime(config);
   const limiter = new RedisAttemptLimiter({
     health,

@@ -361,7 +361,7 @@ export async function connectHealth(
     // not become one of the fallback.
     deadlineMs: 1_000,
     logger: options.logger ?? pino({ level: "silent" }),
-    observer: metrics,
+    observer: metrics.sharedStore,
     probeIntervalMs: 100,
     tripAfterMs: 1_000,
     logIntervalMs: 5_000,

@@ -448,7 +448,7 @@ export async function connectShared(
   const health = connectRedis(
     settings,
     pino({ level: "silent" }),
-    new ServiceMetrics({ defaultMetrics: false }),
+    new ServiceMetrics({ defaultMetrics: false }).sharedStore,
   );
   await eventually("the shared store to be up", () => health.up());
   return {

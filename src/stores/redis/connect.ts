@@ -12,7 +12,7 @@ const PROBE_INTERVAL_MS = 250;
 const FAILURE_LOG_INTERVAL_MS = 5_000;
 
 /** What connectRedis reports to besides the health observer: the server's eviction counter. */
-export interface SharedStoreMetrics extends SharedStoreObserver {
+export interface SharedStoreReporter extends SharedStoreObserver {
   watchEvictedKeys(read: () => Promise<number | undefined>): void;
 }
 
@@ -28,7 +28,7 @@ const backOff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 5)
 export function connectRedis(
   settings: SharedStoreConfig,
   logger: Logger,
-  observer: SharedStoreMetrics,
+  observer: SharedStoreReporter,
 ): RedisHealth {
   const timeoutMs = settings.commandTimeoutMs;
   const client = makeClient(settings);

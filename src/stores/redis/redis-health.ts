@@ -1,32 +1,28 @@
 import type { Logger } from "pino";
+import type {
+  DegradedScope,
+  SharedStoreOperation,
+  SharedStoreTopology,
+} from "../../observability/shared-store-metrics.js";
 import { runBounded, type Send, type SharedClient } from "./bounded-command.js";
 import { causeOf, type FailureCause, FailureLog, isReplyError } from "./store-failures.js";
 
 export type { Send, SharedClient } from "./bounded-command.js";
 export type { FailureCause } from "./store-failures.js";
 
-/** How the shared store is deployed, as /readyz and the metrics name it. */
-export type SharedStoreTopology = "standalone" | "cluster" | "sentinel";
+export type {
+  DegradedScope,
+  SharedStoreOperation,
+  SharedStoreTopology,
+} from "../../observability/shared-store-metrics.js";
 
-/** The shared store operations that fall back to local state when Redis cannot answer. */
-export type SharedStoreOperation =
-  | "token_read"
-  | "token_write"
-  | "lock"
-  | "limiter"
-  | "verifier"
-  | "cooldown";
-
-/** What a degradation is about: one operation, or the store as a whole (its configuration). */
-export type DegradedScope = SharedStoreOperation | "store";
-
-/** Where the store's health is reported (ServiceMetrics). */
+/** Where the store's health is reported (the metrics' SharedStoreMetrics). */
 export interface SharedStoreObserver {
-  sharedStoreUp(up: boolean): void;
-  sharedStoreTopology(topology: SharedStoreTopology): void;
-  sharedStoreFallback(operation: SharedStoreOperation): void;
+  up(up: boolean): void;
+  topology(topology: SharedStoreTopology): void;
+  fallback(operation: SharedStoreOperation): void;
   /** `cause` undefined: the scope works again. */
-  sharedStoreDegraded(scope: DegradedScope, cause: FailureCause | undefined): void;
+  degraded(scope: DegradedScope, cause: FailureCause | undefined): void;
 }
 
 /**
@@ -82,8 +78,8 @@ export class RedisHealth {
     this.topology = options.topology;
     this.#options = options;
     this.#failures = new FailureLog(options.logger, options.logIntervalMs);
-    options.observer.sharedStoreUp(false);
-    options.observer.sharedStoreTopology(options.topology);
+    options.observer.up(false);
+    options.observer.topology(options.topology);
     client.on("ready", () => this.#markUp());
     // Without an "error" listener a connection failure would be an unhandled error event; the
     // outage itself is reported once, by #markDown.
@@ -121,7 +117,7 @@ export class RedisHealth {
     if (this.#degraded.get(scope) === cause) return;
     if (cause === undefined) this.#degraded.delete(scope);
     else this.#degraded.set(scope, cause);
-    this.#options.observer.sharedStoreDegraded(scope, cause);
+    this.#options.observer.degraded(scope, cause);
   }
 
   /** Stops sending `operation` (it answers "down" at once) while `withheld`. */
@@ -140,7 +136,7 @@ export class RedisHealth {
     command: (send: Send) => Promise<T>,
   ): Promise<Attempt<T>> {
     if (this.#state !== "up" || this.#suspect || this.#withheld.has(operation)) {
-      this.#options.observer.sharedStoreFallback(operation);
+      this.#options.observer.fallback(operation);
       return { ok: false, reason: "down", cause: this.#degraded.get(operation) ?? "unreachable" };
     }
     try {
@@ -149,7 +145,7 @@ export class RedisHealth {
       this.setDegraded(operation, undefined);
       return { ok: true, value };
     } catch (error) {
-      this.#options.observer.sharedStoreFallback(operation);
+      this.#options.observer.fallback(operation);
       return this.#failed(operation, error);
     }
   }
@@ -232,7 +228,7 @@ export class RedisHealth {
     this.#suspect = false;
     this.#failingSince = undefined;
     this.#reachableAgain();
-    this.#options.observer.sharedStoreUp(true);
+    this.#options.observer.up(true);
     this.#options.logger.info(
       recovered
         ? "Redis is back: token cache and lockout counters are shared again"
@@ -244,7 +240,7 @@ export class RedisHealth {
   #markDown(): void {
     if (this.#state === "down" || this.#closing) return;
     this.#state = "down";
-    this.#options.observer.sharedStoreUp(false);
+    this.#options.observer.up(false);
     this.#options.logger.warn(
       "Redis unavailable: serving from this replica's local cache and counters until it returns",
     );
