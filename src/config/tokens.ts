@@ -21,7 +21,7 @@ export interface TokensConfig {
 /** The variables of the token cache and its refresh policy. */
 export const TOKENS = section(
   "Token cache",
-  "How tokens are cached and when a cached token is replaced. Both windows are `max(seconds, ratio × lifetime)`; with the defaults, a one-hour Aspose token is refreshed in the background in its last 15 minutes and waited for only in its last 6. The whole policy is in [caching](caching.md).",
+  "How tokens are cached and when a cached token is replaced. Both windows are `max(seconds, ratio × lifetime)`, never more than half the lifetime (refresh-ahead) and a quarter of it (hard margin); with the defaults, a one-hour Aspose token is refreshed in the background in its last 15 minutes and waited for only in its last 6, a one-minute token in its last 30 and 15 seconds. The whole policy is in [caching](caching.md).",
   {
     TOKEN_CACHE: flag({
       default: true,
@@ -56,26 +56,29 @@ export const TOKENS = section(
       min: 0,
       max: 86_400,
       default: 60,
-      does: "The hard margin's floor: inside `max(this, TOKEN_REFRESH_MARGIN_RATIO × lifetime)` of its expiry a request waits for a fresh token instead of being served the cached one.",
+      does: "The hard margin's floor: inside `max(this, TOKEN_REFRESH_MARGIN_RATIO × lifetime)` of its expiry, at most a quarter of the lifetime, a request waits for a fresh token instead of being served the cached one.",
       details:
-        "If that fetch fails with an upstream fault, the cached token is served (`stale: true`) while it is still valid for the caller.",
+        "If that fetch fails with an upstream fault, the cached token is served (`stale: true`) while it is still valid for the caller. The quarter-lifetime cap keeps a token shorter than this floor from being refetched on every request.",
     }),
     TOKEN_REFRESH_MARGIN_RATIO: ratio({
       default: 0.1,
-      does: "The hard margin as a share of the token's lifetime.",
+      does: "The hard margin as a share of the token's lifetime; above 0.25 it is held to a quarter.",
     }),
     // Defaults: five minutes, or a quarter of the lifetime (15 minutes of Aspose's one-hour tokens):
     // time for several background attempts, spaced a tenth of the lifetime apart, before the hard margin.
+    // Never more than half the lifetime (refresh-policy.ts): a token shorter than the floor would
+    // otherwise be refreshed on every request.
     TOKEN_REFRESH_AHEAD_SECONDS: integer({
       min: 0,
       max: 86_400,
       default: 300,
-      does: "The refresh-ahead window's floor: inside `max(this, TOKEN_REFRESH_AHEAD_RATIO × lifetime)` a cached token is served at once and one background refresh starts.",
-      details: "The floor keeps short-lived tokens from being refreshed on every request.",
+      does: "The refresh-ahead window's floor: inside `max(this, TOKEN_REFRESH_AHEAD_RATIO × lifetime)` of its expiry, at most half the lifetime, a cached token is served at once and one background refresh starts.",
+      details:
+        "The half-lifetime cap means a credential is refreshed at most once per half-lifetime, whatever `expires_in` Aspose sends (a 60 s token: about twice a minute, never once per request).",
     }),
     TOKEN_REFRESH_AHEAD_RATIO: ratio({
       default: 0.25,
-      does: "The refresh-ahead window as a share of the token's lifetime.",
+      does: "The refresh-ahead window as a share of the token's lifetime; above 0.5 it is held to half.",
       details:
         "A quarter leaves room for several background attempts (a failed one is retried after a tenth of the lifetime, 1 to 60 s) before the hard margin.",
     }),

@@ -1,16 +1,35 @@
 import type { IssuedToken } from "./types.js";
 
 export interface RefreshMargin {
-  /** The margin is never less than this many seconds. */
+  /** The margin is never less than this many seconds (up to its share cap, below)... */
   readonly minSeconds: number;
   /** ...nor less than this share of the token's lifetime. */
   readonly ratio: number;
 }
 
 /**
+ * The most of a token's lifetime the hard margin may take, whatever the configuration says. Past it, a
+ * short-lived token (Aspose may issue 10 s ones, self-hosted containers their own) would be inside the
+ * margin from birth and refetched on every request; with it, a token is served for three quarters of
+ * its life at least.
+ */
+export const MARGIN_MAX_SHARE = 0.25;
+/**
+ * The most of a token's lifetime the refresh-ahead window may take. A token is then served as fresh for
+ * its first half at least, so each credential is refreshed at most once per half-lifetime however short
+ * the lifetime, and the background refresh still gets the quarter between the two caps to succeed in.
+ */
+export const AHEAD_MAX_SHARE = 0.5;
+
+/** max(minSeconds, ratio × lifetime), never more than `maxShare` of the lifetime, in ms. */
+export function windowMs(window: RefreshMargin, lifetimeMs: number, maxShare: number): number {
+  return Math.min(Math.max(window.minSeconds * 1000, window.ratio * lifetimeMs), maxShare * lifetimeMs);
+}
+
+/**
  * Whether a stored token may still be served at `now`: its remaining validity must cover both the
- * refresh margin (max(minSeconds, ratio × lifetime)) and what the caller asked for, as far as any
- * token of this lifetime could.
+ * refresh margin (max(minSeconds, ratio × lifetime), at most MARGIN_MAX_SHARE of it) and what the
+ * caller asked for, as far as any token of this lifetime could.
  */
 export function isUsable(
   token: IssuedToken,
@@ -19,7 +38,7 @@ export function isUsable(
   minValiditySeconds: number,
 ): boolean {
   const lifetimeMs = token.expiresAtMs - token.issuedAtMs;
-  const marginMs = Math.max(margin.minSeconds * 1000, margin.ratio * lifetimeMs);
+  const marginMs = windowMs(margin, lifetimeMs, MARGIN_MAX_SHARE);
   const remainingMs = token.expiresAtMs - now;
   // A caller may ask for more validity than Aspose ever issues. Refetching on every request would
   // not help (a fresh token cannot last longer) and would turn one caller into an upstream flood, so
@@ -43,7 +62,7 @@ export type Freshness = "fresh" | "refresh-ahead" | "expiring";
 
 /**
  * `fresh`: serve it. `refresh-ahead`: serve it, and refresh in the background, because less than
- * max(ahead.minSeconds, ahead.ratio × lifetime) remains. `expiring`: not servable to this caller while a
+ * max(ahead.minSeconds, ahead.ratio × lifetime), at most AHEAD_MAX_SHARE of it, remains. `expiring`: not servable to this caller while a
  * fresh token can be had (inside the hard margin, or short of the caller's minValidity).
  */
 export function freshness(
@@ -54,7 +73,7 @@ export function freshness(
 ): Freshness {
   if (!isUsable(token, now, policy.margin, minValiditySeconds)) return "expiring";
   const lifetimeMs = token.expiresAtMs - token.issuedAtMs;
-  const aheadMs = Math.max(policy.ahead.minSeconds * 1000, policy.ahead.ratio * lifetimeMs);
+  const aheadMs = windowMs(policy.ahead, lifetimeMs, AHEAD_MAX_SHARE);
   return token.expiresAtMs - now < aheadMs ? "refresh-ahead" : "fresh";
 }
 

@@ -129,7 +129,7 @@ describe("replacement at the margin, through the service", () => {
   });
 
   test("TOKEN_REFRESH_MARGIN_RATIO changes the share of the lifetime", async () => {
-    await assertReplacedAtMargin({ env: { TOKEN_REFRESH_MARGIN_RATIO: "0.5" } }, 3600, 1800);
+    await assertReplacedAtMargin({ env: { TOKEN_REFRESH_MARGIN_RATIO: "0.2" } }, 3600, 720);
   });
 
   test("both at zero: a token is served until its very last second", async () => {
