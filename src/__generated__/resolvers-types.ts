@@ -120,6 +120,7 @@ export type MutationAccessTokenArgs = {
   clientSecret: Scalars['String']['input'];
   forceRefresh?: InputMaybe<Scalars['Boolean']['input']>;
   minValidity?: InputMaybe<Scalars['Int']['input']>;
+  rejectedToken?: InputMaybe<Scalars['String']['input']>;
 };
 
 /**

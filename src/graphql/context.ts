@@ -44,10 +44,11 @@ export function contextFactory(
         {
           // No batching window: each field starts its work at once; dedupe still applies.
           batch: false,
-          // The secret stays in the key only as an HMAC; the freshness options are part of the key so
-          // `minValidity` or `forceRefresh` on one alias is not lost to another.
+          // The secret stays in the key only as an HMAC, a rejected token only as its hash; the
+          // freshness options are part of the key so `minValidity`, `forceRefresh` or `rejectedToken`
+          // on one alias is not lost to another.
           cacheKeyFn: (request) =>
-            `${request.credential.lookupKey}|${request.minValiditySeconds}|${request.forceRefresh ? 1 : 0}`,
+            `${request.credential.lookupKey}|${request.minValiditySeconds}|${request.forceRefresh ? 1 : 0}|${request.rejectedToken?.key ?? ""}`,
         },
       ),
     };

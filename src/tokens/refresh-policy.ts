@@ -84,3 +84,16 @@ export function freshness(
 export function servableStale(token: IssuedToken, now: number, minValiditySeconds: number): boolean {
   return isUsable(token, now, { minSeconds: 0, ratio: 0 }, minValiditySeconds);
 }
+
+// After a failed background refresh, the next one for that credential waits a tenth of the token's
+// lifetime (at least a second, at most a minute): an outage costs Aspose a few calls per token, not
+// one per request, while a short blip is still retried well before the hard margin.
+const RETRY_AHEAD_SHARE = 0.1;
+const RETRY_AHEAD_MIN_MS = 1_000;
+const RETRY_AHEAD_MAX_MS = 60_000;
+
+/** How long after a failed background refresh of `token` the next one may start. */
+export function retryAheadDelayMs(token: IssuedToken): number {
+  const lifetimeMs = token.expiresAtMs - token.issuedAtMs;
+  return Math.min(RETRY_AHEAD_MAX_MS, Math.max(RETRY_AHEAD_MIN_MS, lifetimeMs * RETRY_AHEAD_SHARE));
+}

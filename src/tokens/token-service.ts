@@ -3,7 +3,13 @@ import { LRUCache } from "lru-cache";
 import { isUpstreamFault, ServiceCode, ServiceError, tooManyAttempts } from "../errors.js";
 import type { CredentialGate } from "../limits/credential-gate.js";
 import type { StoredToken, TokenIssuer, TokenStore } from "./ports.js";
-import { freshness, isUsable, type RefreshPolicy, servableStale } from "./refresh-policy.js";
+import {
+  freshness,
+  isUsable,
+  type RefreshPolicy,
+  retryAheadDelayMs,
+  servableStale,
+} from "./refresh-policy.js";
 import { SingleFlight } from "./single-flight.js";
 import type {
   Caller,
@@ -46,12 +52,6 @@ export interface TokenServiceDependencies {
 
 const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 100;
-// After a failed background refresh, the next one for that credential waits a tenth of the token's
-// lifetime (at least a second, at most a minute): an outage costs Aspose a few calls per token, not
-// one per request, while a short blip is still retried well before the hard margin.
-const RETRY_AHEAD_SHARE = 0.1;
-const RETRY_AHEAD_MIN_MS = 1_000;
-const RETRY_AHEAD_MAX_MS = 60_000;
 
 /**
  * Serves access tokens: the gate, then the store, then one upstream fetch shared by concurrent
@@ -84,6 +84,11 @@ export class TokenService implements TokenProvider {
 
     const stored = await store.get(credential);
     if (stored !== undefined) {
+      // Aspose refused the cached token: one fetch replaces it for every reporter, here and on other
+      // replicas, and it is never served stale; a report of any other token is answered as without it.
+      // Hashed only when reported: the hit path compares nothing.
+      if (request.rejectedToken?.is(stored.token.accessToken) === true)
+        return this.#fetchOnce(request, caller, stored, true);
       const verdict = freshness(stored.token, clock(), policy, request.minValiditySeconds);
       if (request.forceRefresh) {
         // A token fetched moments ago is as fresh as a refetch would be.
@@ -95,11 +100,7 @@ export class TokenService implements TokenProvider {
       }
     }
     try {
-      const flight = this.#flights.run(credential.lookupKey, () =>
-        this.#fetchShared(request, caller, stored),
-      );
-      const result = await flight.promise;
-      return this.#served(result.token, flight.leader ? result.source : "joined");
+      return await this.#fetchOnce(request, caller, stored);
     } catch (error) {
       // Stale-if-error: Aspose failing is no reason to refuse a token that is still valid for this
       // caller. A forced refresh asked not to be given the stored token, so it gets the error.
@@ -113,6 +114,15 @@ export class TokenService implements TokenProvider {
       }
       throw error;
     }
+  }
+
+  /** One fetch per credential in this process (single flight), which concurrent callers join. */
+  async #fetchOnce(request: TokenRequest, caller: Caller, seen?: StoredToken, evict = false) {
+    const flight = this.#flights.run(request.credential.lookupKey, () =>
+      this.#fetchShared(request, caller, seen, evict),
+    );
+    const result = await flight.promise;
+    return this.#served(result.token, flight.leader ? result.source : "joined");
   }
 
   #served(token: IssuedToken, source: TokenSource): ServedToken {
@@ -137,12 +147,7 @@ export class TokenService implements TokenProvider {
         this.#deps.onRefreshAhead?.("refreshed", request, caller);
       },
       (error: unknown) => {
-        const lifetimeMs = stored.token.expiresAtMs - stored.token.issuedAtMs;
-        const backoffMs = Math.min(
-          RETRY_AHEAD_MAX_MS,
-          Math.max(RETRY_AHEAD_MIN_MS, lifetimeMs * RETRY_AHEAD_SHARE),
-        );
-        this.#retryAheadAt.set(credential.lookupKey, this.#deps.clock() + backoffMs);
+        this.#retryAheadAt.set(credential.lookupKey, this.#deps.clock() + retryAheadDelayMs(stored.token));
         this.#deps.onRefreshAhead?.(isUpstreamFault(error) ? "failed" : "rejected", request, caller, error);
       },
     );
@@ -154,11 +159,16 @@ export class TokenService implements TokenProvider {
     return this.#deps.clock() - token.issuedAtMs < this.#deps.forceRefreshMinIntervalMs;
   }
 
-  /** One fetch across replicas; `seen` is the entry this caller saw and is replacing. */
+  /**
+   * One fetch across replicas; `seen` is the entry this caller saw and is replacing. With `evict` the
+   * claim's holder deletes it first: under the claim, a replica whose local tier is behind finds the
+   * newer entry (`stored`) instead of deleting it.
+   */
   async #fetchShared(
     request: TokenRequest,
     caller: Caller,
     seen: StoredToken | undefined,
+    evict = false,
   ): Promise<{ token: IssuedToken; source: TokenSource }> {
     const { store } = this.#deps;
     const deadline = performance.now() + this.#deps.claimWaitMs;
@@ -169,6 +179,7 @@ export class TokenService implements TokenProvider {
       const claim = await store.claim(request.credential, baseline);
       if (claim.kind === "granted") {
         try {
+          if (evict) await store.delete(request.credential);
           return { token: await this.#fetchAndStore(request, caller), source: "upstream" };
         } finally {
           // After the entry is written (or the fetch failed, so waiters may try themselves).

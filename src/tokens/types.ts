@@ -1,4 +1,5 @@
 import type { Credential } from "./credential.js";
+import type { RejectedToken } from "./rejected-token.js";
 
 /** A token as Aspose issued it, with its validity anchored to the moment this service asked for it. */
 export interface IssuedToken {
@@ -35,6 +36,8 @@ export interface TokenRequest {
   /** Seconds the token must stay valid; 0 when the caller did not ask. */
   readonly minValiditySeconds: number;
   readonly forceRefresh: boolean;
+  /** The token Aspose refused this caller, when it says so: replaced if it is the cached one. */
+  readonly rejectedToken?: RejectedToken;
 }
 
 /** Who is asking: the key of the client address the brute-force accounting counts against. */

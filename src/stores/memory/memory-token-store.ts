@@ -9,7 +9,8 @@ export interface MemoryTokenStoreOptions {
   readonly clock: Clock;
 }
 
-// One process has no one to share a fetch with: its single flight is the whole claim.
+// One process has no other replica to share a fetch with: its single flight is the claim, and an entry
+// written since the caller looked (by a flight that ended in between) is the newer entry.
 const GRANTED: FetchClaim = { kind: "granted", release: async () => {} };
 
 /**
@@ -50,8 +51,12 @@ export class MemoryTokenStore implements TokenStore {
     this.#entries?.delete(credential.lookupKey);
   }
 
-  async claim(): Promise<FetchClaim> {
-    return GRANTED;
+  /** An entry stored since `seen` (by another flight in this process) is returned; else granted. */
+  async claim(credential: Credential, seen: StoredToken | undefined): Promise<FetchClaim> {
+    const current = this.#entries?.get(credential.lookupKey);
+    return current !== undefined && current.version !== seen?.version
+      ? { kind: "stored", stored: current }
+      : GRANTED;
   }
 
   size(): number {
