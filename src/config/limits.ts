@@ -67,7 +67,7 @@ export const LIMITS = section(
     GRAPHQL_MAX_DIRECTIVES: retired({ instead: `the directive limit is fixed at ${MAX_DIRECTIVES}` }),
     REQUIRE_SECRET_VARIABLES: flag({
       default: true,
-      does: "Refuses, with `BAD_USER_INPUT`, an operation that writes `clientSecret` as a literal in its text, or as a literal variable default.",
+      does: "Refuses, with `BAD_USER_INPUT`, an operation that writes `clientSecret` (or a reported `rejectedToken`) as a literal in its text, or as a literal variable default.",
       details: "Literals end up in query logs, caches, traces and operation registries; variables do not.",
     }),
     LOCKOUT_THRESHOLD: integer({

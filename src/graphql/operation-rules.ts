@@ -131,33 +131,43 @@ const SECRET_AS_VARIABLE_MESSAGE =
   "clientSecret must be passed as a GraphQL variable, not written in the operation text, where it " +
   "would end up in logs, caches and traces. Use `mutation ($clientSecret: String!) { accessToken(" +
   "clientId: $clientId, clientSecret: $clientSecret) { accessToken } }` with the value in `variables`.";
+// A reported token may still be valid (Aspose refusing it says nothing certain): a bearer token too.
+const TOKEN_AS_VARIABLE_MESSAGE =
+  "rejectedToken must be passed as a GraphQL variable, not written in the operation text, where it " +
+  "would end up in logs, caches and traces: it is a bearer token.";
+const SECRET_ARGUMENTS: ReadonlyMap<string, string> = new Map([
+  ["clientSecret", SECRET_AS_VARIABLE_MESSAGE],
+  ["rejectedToken", TOKEN_AS_VARIABLE_MESSAGE],
+]);
 
 /**
- * Refuses `clientSecret` written as a literal in the operation text: literals end up in query logs,
- * persisted-query and APQ caches, traces and Studio's operation registry. Variables do not. A default
- * value on the variable (`$s: String = "..."`) is a literal in the text too, so it is refused as well.
+ * Refuses `clientSecret` (and a reported `rejectedToken`) written as a literal in the operation text:
+ * literals end up in query logs, persisted-query and APQ caches, traces and Studio's operation
+ * registry. Variables do not. A default value on the variable (`$s: String = "..."`) is a literal in
+ * the text too, so it is refused as well.
  */
 export function secretAsVariableRule(context: ValidationContext): ASTVisitor {
-  const secretVariables = new Set<string>();
+  const secretVariables = new Map<string, string>();
   return {
     Field(field) {
       if (field.name.value !== TOKEN_FIELD || context.getParentType()?.name !== "Mutation") return;
-      const secret = field.arguments?.find((argument) => argument.name.value === "clientSecret");
-      if (secret === undefined) return;
-      if (secret.value.kind === Kind.VARIABLE) {
-        secretVariables.add(secret.value.name.value);
-        return;
+      for (const argument of field.arguments ?? []) {
+        const message = SECRET_ARGUMENTS.get(argument.name.value);
+        if (message === undefined) continue;
+        if (argument.value.kind === Kind.VARIABLE) secretVariables.set(argument.value.name.value, message);
+        // A null literal carries nothing to leak.
+        else if (argument.value.kind !== Kind.NULL)
+          context.reportError(badUserInput(message, {}, [argument]));
       }
-      context.reportError(badUserInput(SECRET_AS_VARIABLE_MESSAGE, {}, [secret]));
     },
     Document: {
       leave(document) {
         for (const definition of document.definitions) {
           if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
           for (const variable of definition.variableDefinitions ?? []) {
-            if (variable.defaultValue === undefined || !secretVariables.has(variable.variable.name.value))
-              continue;
-            context.reportError(badUserInput(SECRET_AS_VARIABLE_MESSAGE, {}, [variable.defaultValue]));
+            const message = secretVariables.get(variable.variable.name.value);
+            if (variable.defaultValue === undefined || message === undefined) continue;
+            context.reportError(badUserInput(message, {}, [variable.defaultValue]));
           }
         }
       },

@@ -477,4 +477,27 @@ describe("maxTokenFieldsRule on its own", () => {
     );
     assert.deepEqual(validate(schema, other, [secretAsVariableRule]), []);
   });
+
+  test("secretAsVariableRule treats a reported rejectedToken as the bearer token it is", () => {
+    const asVariable = parse(
+      `mutation ($s: String!, $r: String) { accessToken(clientId: "a", clientSecret: $s, rejectedToken: $r) { tokenType } }`,
+    );
+    assert.deepEqual(validate(schema, asVariable, [secretAsVariableRule]), []);
+    const literal = parse(
+      `mutation ($s: String!) { accessToken(clientId: "a", clientSecret: $s, rejectedToken: "eyJ.x.y") { tokenType } }`,
+    );
+    const errors = validate(schema, literal, [secretAsVariableRule]);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]?.message ?? "", /^rejectedToken must be passed as a GraphQL variable/);
+    assert.equal(errors[0]?.message.includes("eyJ.x.y"), false);
+    assert.equal(errors[0]?.extensions.code, "BAD_USER_INPUT");
+    const defaulted = parse(
+      `mutation ($s: String!, $r: String = "eyJ.x.y") { accessToken(clientId: "a", clientSecret: $s, rejectedToken: $r) { tokenType } }`,
+    );
+    assert.equal(validate(schema, defaulted, [secretAsVariableRule]).length, 1);
+    const explicitNull = parse(
+      `mutation ($s: String!) { accessToken(clientId: "a", clientSecret: $s, rejectedToken: null) { tokenType } }`,
+    );
+    assert.deepEqual(validate(schema, explicitNull, [secretAsVariableRule]), []);
+  });
 });

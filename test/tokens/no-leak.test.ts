@@ -175,3 +175,45 @@ test("the router's secrets never appear either: in logs, answers or metrics, who
     await harness.close();
   }
 });
+
+test("a reported rejected token never reaches a log line, on any path of the report", async (t) => {
+  const harness = await startHarness({ env: { LOG_LEVEL: "trace" } });
+  t.after(() => harness.close());
+  const mutation = `mutation ($clientId: String!, $clientSecret: String!, $rejectedToken: String) {
+    accessToken(clientId: $clientId, clientSecret: $clientSecret, rejectedToken: $rejectedToken) { accessToken }
+  }`;
+  const reportOf = (rejectedToken: unknown) =>
+    execute(harness, mutation, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, rejectedToken });
+
+  const cached = tokenOf(await requestToken(harness));
+  harness.clock.advance(1000);
+  // The cached token reported (replaced), then again (already replaced), a foreign one, a hostile one,
+  // one of the wrong type (graphql-js would echo it), and one whose replacement Aspose fails.
+  const replacement = tokenOf(await reportOf(cached));
+  assert.notEqual(replacement, cached);
+  tokenOf(await reportOf(cached));
+  const foreign =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmb3JlaWduLXRva2VuLXRvLWZpbmQifQ.Zm9yZWlnbi1zaWduYXR1cmUtdG8tZmluZA";
+  tokenOf(await reportOf(foreign));
+  const hostile = 'hostile-token-to-find\n{"level":60}';
+  assert.equal(codeOf(await reportOf(hostile)), "BAD_USER_INPUT");
+  assert.notEqual((await reportOf({ value: foreign })).errors, undefined);
+  harness.fake.failNext({ kind: "status", status: 503 }, 3);
+  harness.clock.advance(1000);
+  assert.equal(codeOf(await reportOf(replacement)), "UPSTREAM_UNAVAILABLE");
+
+  assert.ok(harness.logs.length >= 5, `only ${harness.logs.length} log lines`);
+  for (const token of [cached, replacement, foreign]) {
+    const [, payload = "", signature = ""] = token.split(".");
+    for (const part of [token, payload, signature]) {
+      const line = harness.logs.find((text) => text.includes(part));
+      assert.equal(line, undefined, `a reported token (or part of one) was logged: ${line?.slice(0, 120)}`);
+    }
+  }
+  assert.equal(
+    harness.logs.some((line) => line.includes("hostile-token-to-find")),
+    false,
+  );
+  // Neither answers nor logs echo what was reported but not issued.
+  assert.deepEqual(leakedSecrets(harness, [foreign, "hostile-token-to-find", CLIENT_SECRET]), []);
+});
