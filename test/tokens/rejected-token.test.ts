@@ -58,6 +58,19 @@ function laterOn(harness: Harness): void {
   harness.clock.advance(1000);
 }
 
+/**
+ * Waits for `reached` while the upstream is held; if every report is answered first (none waited for
+ * Aspose: refused, or the argument unknown), fails at once instead of waiting forever.
+ */
+async function reachedWhileHeld(reached: Promise<unknown>, reports: Promise<unknown>[]): Promise<void> {
+  let done = false;
+  const answeredFirst = Promise.allSettled(reports).then(() => {
+    if (!done) throw new Error("every report was answered without waiting for the held upstream");
+  });
+  await Promise.race([reached, answeredFirst]);
+  done = true;
+}
+
 function codeOf(result: ExecuteResult<unknown>): unknown {
   return result.errors?.[0]?.extensions?.code;
 }
@@ -74,8 +87,10 @@ describe("a reported token that is the cached one", () => {
     const lookupsBefore = store.count;
     const reports = Array.from({ length: 20 }, () => report(harness, first.accessToken));
     // Every reporter has looked the cache up (and found the rejected token) before Aspose answers.
-    await store.entered(lookupsBefore + 20);
-    await fake.waitForRequests(2);
+    await reachedWhileHeld(
+      Promise.all([store.entered(lookupsBefore + 20), fake.waitForRequests(2)]),
+      reports,
+    );
     release();
     const answers = (await Promise.all(reports)).map(served);
 

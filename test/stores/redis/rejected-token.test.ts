@@ -53,6 +53,19 @@ function report(
   });
 }
 
+/**
+ * Waits for `reached` while the upstream is held; if every report is answered first (none waited for
+ * Aspose: refused, or the argument unknown), fails at once instead of waiting forever.
+ */
+async function reachedWhileHeld(reached: Promise<unknown>, reports: Promise<unknown>[]): Promise<void> {
+  let done = false;
+  const answeredFirst = Promise.allSettled(reports).then(() => {
+    if (!done) throw new Error("every report was answered without waiting for the held upstream");
+  });
+  await Promise.race([reached, answeredFirst]);
+  done = true;
+}
+
 /** Two replicas of the service sharing Redis, the upstream and the clock. */
 async function twoReplicas(
   label: string,
@@ -87,9 +100,10 @@ test("reporters on two replicas at once: one upstream call, everyone gets the sa
       ...Array.from({ length: 10 }, () => report(b, first.accessToken)),
     ];
     // All 20 have found the rejected token in their replica before Aspose answers the one call.
-    await a.store.entered(lookupsA + 10);
-    await b.store.entered(lookupsB + 10);
-    await fake.waitForRequests(2);
+    await reachedWhileHeld(
+      Promise.all([a.store.entered(lookupsA + 10), b.store.entered(lookupsB + 10), fake.waitForRequests(2)]),
+      reports,
+    );
     release();
     const answers = (await Promise.all(reports)).map(served);
 
