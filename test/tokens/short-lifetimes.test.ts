@@ -127,6 +127,20 @@ describe("steady traffic with short-lived tokens", () => {
     });
   });
 
+  test("60 s tokens and a minValidity no token can meet: replaced once per hard margin (15 s), not per request", async () => {
+    await withLifetime(60, async (harness) => {
+      const tokens = new Set<string>();
+      for (let index = 0; index < 120; index++) {
+        tokens.add(served(await requestToken(harness, { minValidity: 3600 })).accessToken);
+        harness.clock.advance(500);
+      }
+      // 60 s of traffic: a token is as good as any for such a caller within its first 15 s.
+      const calls = harness.fake.totalTokenRequests;
+      assert.ok(calls <= 5, `${calls} upstream calls for 120 requests`);
+      assert.equal(tokens.size, calls);
+    });
+  });
+
   test("3,600 s tokens: unchanged, served untouched until 900 s remain, then refreshed once in the background", async () => {
     await withLifetime(3600, async (harness) => {
       const first = served(await requestToken(harness));
