@@ -1,5 +1,5 @@
 /**
- * The README's client examples (examples/), run as a caller runs them against the real service: each
+ * The client examples (examples/, shown in the README and docs/clients.md), run as a caller runs them against the real service: each
  * gets a token, and when the upstream fails or the secret is wrong each prints the error's code and
  * exits 1, with the secret nowhere in what it printed. graphql-request's own error message is shown to
  * carry the secret: the reason the examples print codes, never the error.
