@@ -1,8 +1,9 @@
 /**
- * The client examples (examples/, shown in the README and docs/clients.md), run as a caller runs them against the real service: each
- * gets a token, and when the upstream fails or the secret is wrong each prints the error's code and
- * exits 1, with the secret nowhere in what it printed. graphql-request's own error message is shown to
- * carry the secret: the reason the examples print codes, never the error.
+ * The client examples (examples/, shown in the README and docs/clients.md), run as a caller runs
+ * them against the real service: each gets a token, and when the upstream fails or the secret is
+ * wrong each prints the error's code and exits 1, with the secret nowhere in what it printed.
+ * graphql-request's own error message is shown to carry the secret: the reason the examples print
+ * codes, never the error.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
