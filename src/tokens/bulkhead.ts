@@ -1,4 +1,4 @@
-import { upstreamUnavailable } from "../errors.js";
+import { type ServiceError, upstreamUnavailable } from "../errors.js";
 import type { Credential } from "./credential.js";
 import type { TokenIssuer } from "./ports.js";
 import type { IssuedToken } from "./types.js";
@@ -26,6 +26,11 @@ export class Bulkhead implements TokenIssuer {
   constructor(inner: TokenIssuer, options: BulkheadOptions) {
     this.#inner = inner;
     this.#options = options;
+  }
+
+  /** The inner issuer's refusal: a full bulkhead is only known by waiting for a slot. */
+  async refusal(credential: Credential): Promise<ServiceError | undefined> {
+    return this.#inner.refusal?.(credential);
   }
 
   async issue(credential: Credential): Promise<IssuedToken> {

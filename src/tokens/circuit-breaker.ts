@@ -64,12 +64,15 @@ export class CircuitBreaker implements TokenIssuer {
     return this.#state;
   }
 
+  /** UPSTREAM_UNAVAILABLE while the circuit refuses calls (open, or half-open with its probe out). */
+  async refusal(): Promise<ServiceError | undefined> {
+    return this.#refusal();
+  }
+
   async issue(credential: Credential): Promise<IssuedToken> {
-    const state = this.state;
-    if (state === "open" || (state === "half-open" && this.#probing)) {
-      throw upstreamUnavailable(Math.max(1, Math.ceil(this.#remainingMs() / 1000)));
-    }
-    const probe = state === "half-open";
+    const refused = this.#refusal();
+    if (refused !== undefined) throw refused;
+    const probe = this.state === "half-open";
     if (probe) {
       this.#probing = true;
       this.#set("half-open");
@@ -109,6 +112,14 @@ export class CircuitBreaker implements TokenIssuer {
     recent.push({ key: credential.lookupKey, atMs: now });
     this.#rateLimited = recent.slice(-rateLimitedPairs);
     return this.#rateLimited.length >= rateLimitedPairs;
+  }
+
+  #refusal(): ServiceError | undefined {
+    const state = this.state;
+    if (state === "open" || (state === "half-open" && this.#probing)) {
+      return upstreamUnavailable(Math.max(1, Math.ceil(this.#remainingMs() / 1000)));
+    }
+    return undefined;
   }
 
   #fault(probe: boolean): void {

@@ -39,9 +39,8 @@ export class CredentialCooldown implements TokenIssuer {
   async refusal(credential: Credential): Promise<ServiceError | undefined> {
     const { store, clock } = this.#options;
     const untilMs = await store.until(credential.lookupKey);
-    if (untilMs === undefined) return undefined;
-    const leftMs = untilMs - clock();
-    if (leftMs <= 0) return undefined;
+    const leftMs = untilMs === undefined ? 0 : untilMs - clock();
+    if (leftMs <= 0) return this.#inner.refusal?.(credential);
     this.#options.onRefused?.();
     return upstreamRateLimited(Math.max(1, Math.ceil(leftMs / 1000)));
   }

@@ -11,8 +11,9 @@ import type { IssuedToken } from "./types.js";
 export interface TokenIssuer {
   issue(credential: Credential): Promise<IssuedToken>;
   /**
-   * The error a call for this credential would get without reaching Aspose (a pair in its cool-down),
-   * or undefined: asked before an attempt is reserved, since such a call is no guess.
+   * The error a call for this credential would get without reaching Aspose (a pair in its cool-down,
+   * an open circuit), or undefined: asked before an attempt is reserved, since such a call is no guess
+   * and must hold no slot of the guess budget. A decorator asks its inner issuer when it has none.
    */
   refusal?(credential: Credential): Promise<ServiceError | undefined>;
 }

@@ -222,7 +222,8 @@ export class TokenService implements TokenProvider {
 
   async #attempt(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
     const { credential } = request;
-    // Refused without reaching Aspose (a pair in its cool-down): no attempt to reserve, no guess slot.
+    // Refused without reaching Aspose (a pair in its cool-down, an open circuit): no attempt to
+    // reserve, no guess slot.
     const refused = await this.#deps.issuer.refusal?.(credential);
     if (refused !== undefined) throw refused;
     // An unverified credential reserves the attempt; its outcome is reported, and Aspose's answer

@@ -194,6 +194,43 @@ test("the circuit opens after consecutive faults, answers at once with retryAfte
   );
 });
 
+test("an open circuit's refusals are no guesses: new credentials get UPSTREAM_UNAVAILABLE while it is open, never TOO_MANY_ATTEMPTS, and tokens once it closes", async () => {
+  await withHarness(
+    {
+      env: {
+        ASPOSE_RETRY_LIMIT: "0",
+        ASPOSE_BREAKER_THRESHOLD: "3",
+        ASPOSE_BREAKER_COOLDOWN_SECONDS: "30",
+        UPSTREAM_GUESS_BUDGET_PER_SECOND: "5",
+      },
+    },
+    async (harness) => {
+      const { fake, clock } = harness;
+      const newcomers = Array.from({ length: 20 }, (_, i) => [`newcomer-${i}`, `newcomer-secret-${i}`]);
+      for (const [id, secret] of newcomers) fake.addClient(id, secret);
+      const ask = ([clientId, clientSecret]: string[]) => requestToken(harness, { clientId, clientSecret });
+
+      fake.setFault({ kind: "status", status: 503 });
+      // Three attempts that reached Aspose open the circuit; each holds a slot of the budget for 1 s.
+      for (const credential of newcomers.slice(0, 3))
+        assert.equal(codeOf(await ask(credential)), "UPSTREAM_UNAVAILABLE");
+      const codes: unknown[] = [];
+      for (const credential of newcomers.slice(3, 13)) codes.push(codeOf(await ask(credential)));
+      assert.deepEqual(
+        codes,
+        Array(10).fill("UPSTREAM_UNAVAILABLE"),
+        "refused by the open circuit, not by a guess budget its refusals filled",
+      );
+      assert.equal(fake.totalTokenRequests, 3, "an open circuit does not call Aspose");
+
+      fake.setFault(undefined);
+      clock.advance(30 * SECOND);
+      for (const credential of newcomers.slice(13)) served(await ask(credential));
+      assert.equal(fake.totalTokenRequests, 10);
+    },
+  );
+});
+
 test("the upstream bulkhead: past the cap a call waits a bounded time, then gets a coded answer, not a hang", async () => {
   await withHarness(
     { env: { ASPOSE_MAX_CONCURRENT_CALLS: "2", ASPOSE_QUEUE_WAIT_MS: "100", LOCKOUT_THRESHOLD: "100" } },
