@@ -206,9 +206,13 @@ test("an open circuit's refusals are no guesses: new credentials get UPSTREAM_UN
     },
     async (harness) => {
       const { fake, clock } = harness;
-      const newcomers = Array.from({ length: 20 }, (_, i) => [`newcomer-${i}`, `newcomer-secret-${i}`]);
-      for (const [id, secret] of newcomers) fake.addClient(id, secret);
-      const ask = ([clientId, clientSecret]: string[]) => requestToken(harness, { clientId, clientSecret });
+      const newcomers = Array.from({ length: 20 }, (_, i) => ({
+        clientId: `newcomer-${i}`,
+        clientSecret: `newcomer-secret-${i}`,
+      }));
+      for (const { clientId, clientSecret } of newcomers) fake.addClient(clientId, clientSecret);
+      const ask = (credential: { clientId: string; clientSecret: string }) =>
+        requestToken(harness, credential);
 
       fake.setFault({ kind: "status", status: 503 });
       // Three attempts that reached Aspose open the circuit; each holds a slot of the budget for 1 s.
