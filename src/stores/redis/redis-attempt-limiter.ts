@@ -16,6 +16,7 @@ import type { LocalReservation, MemoryAttemptLimiter, Outcome } from "../memory/
 import { type AttemptCall, lockedForIn, reserveIn, settleIn } from "./limiter-calls.js";
 import { type LimiterKeys, limiterKeys, MAX_SUBJECTS } from "./limiter-scripts.js";
 import type { RedisHealth } from "./redis-health.js";
+import { SettleRetries } from "./settle-retries.js";
 
 export interface RedisAttemptLimiterOptions {
   readonly health: RedisHealth;
@@ -37,6 +38,13 @@ export interface RedisAttemptLimiterOptions {
 
 // How long a pair Redis found clear is taken as clear without asking again.
 const CLEAR_REUSE_MS = 1000;
+
+/** An outcome owed to Redis: a failure is owed as a release (see #settleShared). */
+interface OwedSettle {
+  readonly clientKey: string;
+  readonly addressKey: string;
+  readonly outcome: "success" | "release";
+}
 
 /**
  * Brute-force accounting shared by replicas: the in-memory limiter's rules (per clientId and per
@@ -60,6 +68,7 @@ export class RedisAttemptLimiter implements AttemptLimiter {
   readonly #maxSubjects: number;
   /** When Redis last found a subject (`c:` client key, `a:` address key) clear, in performance.now() ms. */
   readonly #recentlyClear = new LRUCache<string, number>({ max: 10_000 });
+  readonly #owed: SettleRetries<OwedSettle>;
 
   constructor(options: RedisAttemptLimiterOptions) {
     this.#health = options.health;
@@ -70,6 +79,11 @@ export class RedisAttemptLimiter implements AttemptLimiter {
     this.#local = options.local;
     this.#onLockout = options.onLockout;
     this.#maxSubjects = options.maxSubjects ?? MAX_SUBJECTS;
+    this.#owed = new SettleRetries(async (id, { clientKey, addressKey, outcome }) => {
+      const call = { ...this.#call(clientKey, addressKey), id, outcome, maxSubjects: this.#maxSubjects };
+      const step = await this.#health.attempt("limiter", (send) => settleIn(send, call));
+      return step.ok || step.reason === "refused";
+    }, options.reservationTtlMs);
     // Scripts refused (an ACL user without +@scripting, a tier without EVAL) are found at connection,
     // not at the first guess: /readyz and the metric say so from the start.
     options.health.onReady(() => void this.#ask("probe", "probe"));
@@ -120,6 +134,7 @@ export class RedisAttemptLimiter implements AttemptLimiter {
 
   /** The local counts only; the Redis client belongs to whoever made it. */
   async close(): Promise<void> {
+    this.#owed.close();
     await this.#local.close();
   }
 
@@ -189,7 +204,13 @@ export class RedisAttemptLimiter implements AttemptLimiter {
   ): Promise<LockoutSubject[] | undefined> {
     const call = { ...this.#call(clientKey, addressKey), id, outcome, maxSubjects: this.#maxSubjects };
     const step = await this.#health.attempt("limiter", (send) => settleIn(send, call));
-    return step.ok ? step.value : undefined;
+    if (step.ok) return step.value;
+    // Owed again until it lands (settle-retries.ts). A failure is owed as a release: it frees the
+    // place, and cannot count twice should the first settle have run after all (this replica's own
+    // count keeps it).
+    if (step.reason !== "refused")
+      this.#owed.add(id, { clientKey, addressKey, outcome: outcome === "success" ? "success" : "release" });
+    return undefined;
   }
 }
 

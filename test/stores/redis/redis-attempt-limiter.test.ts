@@ -10,7 +10,7 @@ import { RedisAttemptLimiter } from "../../../src/stores/redis/redis-attempt-lim
 import type { RedisHealth } from "../../../src/stores/redis/redis-health.js";
 import { RedisVerifierStore } from "../../../src/stores/redis/redis-verifier-store.js";
 import { TestClock } from "../../support/harness.js";
-import { connectHealth, deleteKeys, scanKeys, uniquePrefix } from "../../support/replicas.js";
+import { connectHealth, deleteKeys, eventually, scanKeys, uniquePrefix } from "../../support/replicas.js";
 import { sharedStoresFor } from "../../support/topologies.js";
 
 const POLICY: LockoutPolicy = {
@@ -383,6 +383,36 @@ test("the guess budget is one window in Redis for all replicas, and each replica
     assert.deepEqual(results, [true, true, true, false]);
   } finally {
     await dead.close();
+  }
+});
+
+test("an outcome Redis missed (a timeout, a failover) is offered again: the shared budget's place is freed once Redis answers, not when the reservation lapses", async () => {
+  const clock = new TestClock();
+  const policy = { ...POLICY, guessesPerSecond: 1 };
+  const keyPrefix = uniquePrefix("limiter-owed");
+  // Its own connection, whose limiter calls the test can withhold as a timeout would fail them.
+  const own = await connectHealth(`redis://127.0.0.1:${shared.redis.client.options.port}`);
+  try {
+    const replica = redisLimiter(own.health, clock, keyPrefix, undefined, policy);
+    const other = redisLimiter(shared.redis.health, clock, keyPrefix, undefined, policy);
+    const reserved = await replica.reserve(subject(), subject());
+    assert.ok(reserved.allowed);
+    own.health.withhold("limiter", true);
+    await reserved.reservation.succeeded();
+    // Redis still holds the place: the other replica is refused while its end is owed.
+    assert.equal((await other.reserve(subject(), subject())).allowed, false);
+    own.health.withhold("limiter", false);
+    // The injected clock stands still: only the owed outcome can free the place, not its lapse.
+    const next = await eventually("the owed outcome to reach Redis", async () => {
+      const attempt = await other.reserve(subject(), subject());
+      return attempt.allowed ? attempt : undefined;
+    });
+    await next.reservation.succeeded();
+    await replica.close();
+    await other.close();
+  } finally {
+    await own.close();
+    await deleteKeys(shared.redis.client, keyPrefix);
   }
 });
 
