@@ -1,0 +1,134 @@
+/**
+ * `bench:ab`'s miss probe: two builds of the service with `TOKEN_CACHE=off`, so every request is a cache
+ * miss that calls the fake Aspose, asked one request at a time, in interleaved rounds. Each round times
+ * the upstream alone first, so each side's overhead (its p50 − the upstream's p50) is against an upstream
+ * measured moments before. A miss is latency-bound (one request waits for Aspose), so autocannon's
+ * whole-millisecond latencies and 50 connections (single flight would join them) do not fit it.
+ */
+import type { FakeAspose } from "../../dev/fake-aspose.js";
+import { serviceSpec } from "../scenarios/service.js";
+import { fetched, MISS_ID, ROOT, SECRET, SETTINGS, TOKEN_PATH } from "../settings.js";
+import { ChildServer } from "./child-server.js";
+import { sequentialProbe } from "./http-client.js";
+import { log } from "./log.js";
+import { tokenRequestBody, upstreamFormBody } from "./operations.js";
+import { fixed, median, percentile } from "./stats.js";
+
+type Side = "before" | "after";
+
+/** One side's figures in one round. */
+interface MissSample {
+  readonly p50Ms: number;
+  /** p50 − the upstream-alone p50 measured just before, ms. */
+  readonly overheadMs: number;
+  readonly cpuUsPerRequest: number;
+}
+
+/** Loads the build under `beforeRoot` and the working tree's with cache misses; one line of ratios. */
+export async function compareMiss(
+  ref: string,
+  beforeRoot: string,
+  core: number | undefined,
+  fake: FakeAspose,
+): Promise<string> {
+  const spec = serviceSpec("miss", core, fake.url, { TOKEN_CACHE: "off" });
+  const servers: Record<Side, ChildServer> = {
+    before: await ChildServer.start({
+      ...spec,
+      name: `miss@${ref}`,
+      script: spec.script.replace(ROOT, `${beforeRoot}/`),
+    }),
+    after: await ChildServer.start(spec),
+  };
+  const count = SETTINGS.missProbes[0] ?? 150;
+  const body = tokenRequestBody(MISS_ID, SECRET);
+  const direct = () =>
+    sequentialProbe({
+      url: `${fake.url}${TOKEN_PATH}`,
+      body: upstreamFormBody(MISS_ID, SECRET),
+      contentType: "application/x-www-form-urlencoded",
+      count,
+      expectStatus: 200,
+      verify: (answer) => answer.includes("access_token"),
+    });
+  const probe = async (side: Side, upstreamP50: number): Promise<MissSample> => {
+    const server = servers[side];
+    const cpuBefore = server.cpuSeconds();
+    const result = await sequentialProbe({
+      url: `${server.origin}/graphql`,
+      body,
+      count,
+      expectStatus: 200,
+      verify: fetched,
+    });
+    const cpu = server.cpuSeconds() - cpuBefore;
+    if (result.errors + result.wrongStatus + result.badBodies > 0)
+      throw new Error(`miss ${side}: wrong answers`);
+    const p50Ms = percentile(result.latenciesMs, 50);
+    return { p50Ms, overheadMs: p50Ms - upstreamP50, cpuUsPerRequest: (cpu * 1e6) / count };
+  };
+  const samples: Record<Side, MissSample[]> = { before: [], after: [] };
+  try {
+    fake.setLatency(0);
+    await direct();
+    for (const side of ["before", "after"] as const) await probe(side, 0);
+    for (let round = 0; round < SETTINGS.repetitions * 2; round++) {
+      // The order alternates, as for the throughput scenarios: the second of a pair runs warmer.
+      const order = round % 2 === 0 ? (["before", "after"] as const) : (["after", "before"] as const);
+      for (const side of order) {
+        const upstream = percentile((await direct()).latenciesMs, 50);
+        samples[side].push(await probe(side, upstream));
+      }
+      const last = (side: Side) => samples[side][samples[side].length - 1];
+      log(
+        `miss round ${round + 1}: overhead before +${fixed(last("before")?.overheadMs ?? Number.NaN, 3)} ms, ` +
+          `after +${fixed(last("after")?.overheadMs ?? Number.NaN, 3)} ms`,
+      );
+    }
+  } finally {
+    await servers.before.stop();
+    await servers.after.stop();
+  }
+  const of = (side: Side, pick: (sample: MissSample) => number) => median(samples[side].map(pick));
+  const ratio = (pick: (sample: MissSample) => number) =>
+    median(
+      samples.after.map((after, index) => {
+        const before = samples.before[index];
+        return before === undefined ? Number.NaN : pick(after) / pick(before);
+      }),
+    );
+  return (
+    `miss ${ref} → working tree: p50 ${fixed(
+      of("before", (s) => s.p50Ms),
+      3,
+    )} → ${fixed(
+      of("after", (s) => s.p50Ms),
+      3,
+    )} ms ` +
+    `(×${fixed(
+      ratio((s) => s.p50Ms),
+      3,
+    )}), over the upstream's p50 +${fixed(
+      of("before", (s) => s.overheadMs),
+      3,
+    )} → ` +
+    `+${fixed(
+      of("after", (s) => s.overheadMs),
+      3,
+    )} ms (×${fixed(
+      ratio((s) => s.overheadMs),
+      3,
+    )}), ` +
+    `CPU ${fixed(
+      of("before", (s) => s.cpuUsPerRequest),
+      0,
+    )} → ${fixed(
+      of("after", (s) => s.cpuUsPerRequest),
+      0,
+    )} µs/req ` +
+    `(×${fixed(
+      ratio((s) => s.cpuUsPerRequest),
+      3,
+    )}), ${samples.after.length} rounds each of ${count} requests\n`
+  );
+}
