@@ -5,7 +5,8 @@
  *   BENCH_QUICK=1                 ~30 s smoke run (short loads, small memory scenario)
  *   BENCH_ONLY=throughput,miss    run some groups only: throughput, miss, burst, memory, refresh, floods
  *   BENCH_PROFILE=hit,bare        instead of the benchmark, CPU-profile these scenarios' servers
- *                                 (raw, bare, hit, locked, overlimit, miss) and summarise self time
+ *                                 (raw, bare, hit, locked, overlimit, miss) and summarise self time;
+ *                                 miss-phases: a miss's wall clock against CPU, phase by phase
  *   BENCH_SKIP_BUILD=1            reuse dist/ as it is
  *   BENCH_CACHE_BOUND, BENCH_FLOOD the memory scenario's size
  *   BENCH_FLOODS_BEFORE=main      the floods group also runs against that commit's build, same run

@@ -8,6 +8,7 @@ import { formatSummary, summarizeProfile } from "../lib/cpu-profile.js";
 import { indexedBatch, sequentialProbe } from "../lib/http-client.js";
 import { runLoad } from "../lib/load.js";
 import { log } from "../lib/log.js";
+import { missPhases } from "../lib/miss-phases.js";
 import { tokenRequestBody } from "../lib/operations.js";
 import type { Placement } from "../lib/placement.js";
 import { fixed, percentile, whole } from "../lib/stats.js";
@@ -21,10 +22,15 @@ export async function profile(placement: Placement, fake: FakeAspose, token: str
   mkdirSync(directory, { recursive: true });
   const scenarios = throughputScenarios(placement, fake, token);
   for (const id of PROFILE) {
+    if (id === "miss-phases") {
+      // Not a CPU profile: wall clock against CPU per phase of a miss (bench/lib/miss-phases.ts).
+      process.stdout.write(`\n${await missPhases(placement, fake)}\n`);
+      continue;
+    }
     const scenario = scenarios.find((candidate) => candidate.id === id);
     if (scenario === undefined && id !== "miss" && id !== "fill") {
       log(
-        `unknown profile scenario ${id}: one of ${[...scenarios.map((s) => s.id), "miss", "fill"].join(", ")}`,
+        `unknown profile scenario ${id}: one of ${[...scenarios.map((s) => s.id), "miss", "miss-phases", "fill"].join(", ")}`,
       );
       continue;
     }
