@@ -1,8 +1,9 @@
 /**
  * `BENCH_PROFILE=miss-phases`: where a cache miss's time goes, phase by phase, wall clock against CPU.
  * The miss scenario's server runs with bench/servers/phase-marks.js preloaded and is asked one request at
- * a time; each phase's median wall time is set beside its mean CPU time, so a wait (wall well above
- * CPU) stands out from work (the two alike). Written to bench/results/profiles/miss-phases.txt.
+ * a time, with the fake Aspose at each latency of the miss scenario (0 and 20 ms); each phase's median
+ * wall time is set beside its mean CPU time, so a wait (wall well above CPU) stands out from work (the
+ * two alike). Written to bench/results/profiles/miss-phases.txt.
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +18,16 @@ import { tokenRequestBody, upstreamFormBody } from "./operations.js";
 import type { Placement } from "./placement.js";
 import { fixed, median, percentile } from "./stats.js";
 
-/** Runs the probe and returns the phase table as text (also written next to the CPU profiles). */
+/** One upstream latency's run: how many requests, the first `warmUp` of them not counted. */
+interface Leg {
+  readonly latencyMs: number;
+  readonly count: number;
+  readonly warmUp: number;
+  clientP50Ms: number;
+  upstreamP50Ms: number;
+}
+
+/** Runs the probe and returns the phase tables as text (also written next to the CPU profiles). */
 export async function missPhases(placement: Placement, fake: FakeAspose): Promise<string> {
   const out = join(RESULTS, "profiles", "miss-phases.json");
   rmSync(out, { force: true });
@@ -31,34 +41,66 @@ export async function missPhases(placement: Placement, fake: FakeAspose): Promis
       [`--import=${preload}`],
     ),
   );
-  const count = SETTINGS.profileSeconds * 200;
-  const warmUp = Math.floor(count / 4);
-  let clientP50: number;
-  let upstreamP50: number;
-  try {
-    fake.setLatency(0);
-    const probe = await sequentialProbe({
-      url: `${server.origin}/graphql`,
-      body: tokenRequestBody(MISS_ID, SECRET),
+  // The miss scenario's latencies; as many requests at 0 ms as a profile's 200 a second, 4× the miss
+  // scenario's count at the others.
+  const legs: Leg[] = Object.entries(SETTINGS.missProbes).map(([latency, probes]) => {
+    const count = Number(latency) === 0 ? SETTINGS.profileSeconds * 200 : probes * 4;
+    return {
+      latencyMs: Number(latency),
       count,
-      expectStatus: 200,
-      verify: fetched,
-    });
-    clientP50 = percentile(probe.latenciesMs.slice(warmUp), 50);
-    const direct = await sequentialProbe({
-      url: `${fake.url}${TOKEN_PATH}`,
-      body: upstreamFormBody(MISS_ID, SECRET),
-      contentType: "application/x-www-form-urlencoded",
-      count: count - warmUp,
-      expectStatus: 200,
-      verify: (body) => body.includes("access_token"),
-    });
-    upstreamP50 = percentile(direct.latenciesMs, 50);
+      warmUp: Math.floor(count / 4),
+      clientP50Ms: Number.NaN,
+      upstreamP50Ms: Number.NaN,
+    };
+  });
+  try {
+    for (const leg of legs) {
+      fake.setLatency(leg.latencyMs);
+      const probe = await sequentialProbe({
+        url: `${server.origin}/graphql`,
+        body: tokenRequestBody(MISS_ID, SECRET),
+        count: leg.count,
+        expectStatus: 200,
+        verify: fetched,
+      });
+      if (probe.errors + probe.wrongStatus + probe.badBodies > 0)
+        throw new Error("miss-phases: wrong answers");
+      leg.clientP50Ms = percentile(probe.latenciesMs.slice(leg.warmUp), 50);
+      const direct = await sequentialProbe({
+        url: `${fake.url}${TOKEN_PATH}`,
+        body: upstreamFormBody(MISS_ID, SECRET),
+        contentType: "application/x-www-form-urlencoded",
+        count: leg.count - leg.warmUp,
+        expectStatus: 200,
+        verify: (body) => body.includes("access_token"),
+      });
+      leg.upstreamP50Ms = percentile(direct.latenciesMs, 50);
+    }
   } finally {
+    fake.setLatency(0);
     await server.stop();
   }
-  // The preload's own output: one list of marks per request, in the order they were made.
-  const requests = (JSON.parse(readFileSync(out, "utf8")) as Mark[][]).slice(warmUp);
+  // The preload's output: one list of marks per request, in the order the legs sent them.
+  const requests = JSON.parse(readFileSync(out, "utf8")) as Mark[][];
+  const tables: string[] = [];
+  let first = 0;
+  for (const leg of legs) {
+    const counted = requests.slice(first + leg.warmUp, first + leg.count);
+    first += leg.count;
+    tables.push(
+      `miss-phases @ ${leg.latencyMs} ms: ${counted.length} cache misses one at a time; client p50 ` +
+        `${fixed(leg.clientP50Ms, 3)} ms, upstream alone p50 ${fixed(leg.upstreamP50Ms, 3)} ms ` +
+        `(+${fixed(leg.clientP50Ms - leg.upstreamP50Ms, 3)} ms)`,
+      ...phaseRows(counted),
+    );
+  }
+  const text = tables.join("\n");
+  writeFileSync(join(RESULTS, "profiles", "miss-phases.txt"), `${text}\n`);
+  return text;
+}
+
+/** One line per phase nearly every request went through: median wall time, mean CPU time. */
+function phaseRows(requests: readonly Mark[][]): string[] {
   const phases = new Map<string, { wallUs: number[]; cpuUs: number[] }>();
   for (const marks of requests) {
     for (let i = 1; i < marks.length; i++) {
@@ -73,19 +115,14 @@ export async function missPhases(placement: Placement, fake: FakeAspose): Promis
     }
   }
   const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-  const rows = [...phases.entries()]
-    // Only phases nearly every request went through (a retry's extra marks are not a phase).
-    .filter(([, phase]) => phase.wallUs.length >= requests.length * 0.9)
-    .map(
-      ([name, phase]) =>
-        `  ${name.padEnd(52)} wall p50 ${fixed(median(phase.wallUs), 0).padStart(5)} µs  ` +
-        `CPU mean ${fixed(mean(phase.cpuUs), 0).padStart(5)} µs`,
-    );
-  const text = [
-    `miss-phases: ${requests.length} cache misses one at a time, fake Aspose at 0 ms; ` +
-      `client p50 ${fixed(clientP50, 3)} ms, upstream alone p50 ${fixed(upstreamP50, 3)} ms`,
-    ...rows,
-  ].join("\n");
-  writeFileSync(join(RESULTS, "profiles", "miss-phases.txt"), `${text}\n`);
-  return text;
+  return (
+    [...phases.entries()]
+      // A retry's extra marks are not a phase.
+      .filter(([, phase]) => phase.wallUs.length >= requests.length * 0.9)
+      .map(
+        ([name, phase]) =>
+          `  ${name.padEnd(52)} wall p50 ${fixed(median(phase.wallUs), 0).padStart(6)} µs  ` +
+          `CPU mean ${fixed(mean(phase.cpuUs), 0).padStart(5)} µs`,
+      )
+  );
 }

@@ -8,12 +8,14 @@
  */
 import { subscribe } from "node:diagnostics_channel";
 import { writeFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
 
 /** One mark: its name, performance.now() in ms, process CPU (user + system) in µs. */
 export type Mark = readonly [name: string, wallMs: number, cpuUs: number];
 
 const requests: Mark[][] = [];
 let current: Mark[] | undefined;
+let previousAnswer: Mark | undefined;
 
 function mark(name: string): void {
   if (current === undefined) return;
@@ -22,8 +24,14 @@ function mark(name: string): void {
 }
 
 // One request at a time (the miss scenario's sequential probe): a mark belongs to the request open now.
-subscribe("http.server.request.start", () => {
-  current = [];
+// Only POSTs: the readiness probe's GETs are not the requests measured.
+subscribe("http.server.request.start", (message) => {
+  const { request } = message as { request: IncomingMessage };
+  if (request.method !== "POST") return;
+  // The previous answer's mark opens this request's list: the CPU between the two is the work a request
+  // leaves behind after its answer (cleanup, garbage), which the next one waits for.
+  current =
+    previousAnswer === undefined ? [] : [["previous answer written", previousAnswer[1], previousAnswer[2]]];
   mark("request in");
 });
 subscribe("got:request:create", () => mark("got request created"));
@@ -32,7 +40,10 @@ subscribe("http.client.response.finish", () => mark("upstream answer read"));
 subscribe("got:response:end", () => mark("got done with the answer"));
 subscribe("http.server.response.finish", () => {
   mark("answer written");
-  if (current !== undefined) requests.push(current);
+  if (current !== undefined) {
+    requests.push(current);
+    previousAnswer = current[current.length - 1];
+  }
   current = undefined;
 });
 
