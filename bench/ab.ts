@@ -8,9 +8,9 @@
  * bench/scenarios/throughput.ts), and loads them in interleaved rounds (before, after; after, before; …).
  * It prints, per scenario, the median over rounds of after ÷ before for req/s and for server CPU per
  * request. BENCH_QUICK=1 shortens the rounds. Given a commit that removes one feature, the ratio is
- * that feature's price (how the trade table in docs/benchmarks.md was measured). The scenario `miss`
- * is a latency probe instead (bench/lib/miss-ab.ts): cache misses one at a time, p50, overhead over the
- * upstream's own p50 and CPU per request.
+ * that feature's price (how the trade table in docs/benchmarks.md was measured). The scenarios `miss`
+ * and `miss-new` are latency probes instead (bench/lib/miss-ab.ts): cache misses one at a time, p50,
+ * overhead over the upstream's own p50 and CPU per request.
  */
 import { existsSync } from "node:fs";
 import { startBenchUpstream } from "./lib/bench-upstream.js";
@@ -18,7 +18,7 @@ import { buildOther, compileForBench } from "./lib/build.js";
 import { ChildServer } from "./lib/child-server.js";
 import { type LoadSample, runLoad } from "./lib/load.js";
 import { log } from "./lib/log.js";
-import { compareMiss } from "./lib/miss-ab.js";
+import { compareMiss, MISS_PROBES } from "./lib/miss-ab.js";
 import { placeProcesses } from "./lib/placement.js";
 import { fixed, median, whole } from "./lib/stats.js";
 import { throughputScenarios } from "./scenarios/throughput.js";
@@ -104,7 +104,10 @@ async function compare(ref: string): Promise<void> {
           `${samples.after.length} rounds each\n`,
       );
     }
-    if (wanted.has("miss")) process.stdout.write(await compareMiss(ref, before, placement.serverCore, fake));
+    for (const probe of MISS_PROBES) {
+      if (wanted.has(probe))
+        process.stdout.write(await compareMiss(probe, ref, before, placement.serverCore, fake));
+    }
   } finally {
     await fake.close();
     other.remove();

@@ -51,10 +51,14 @@ export interface ProbeResult {
   readonly badBodies: number;
 }
 
-/** Sends `count` requests one after another on one keep-alive connection, timing each precisely. */
+/**
+ * Sends `count` requests one after another on one keep-alive connection, timing each precisely; each
+ * body is `body`, or `bodyFor(i)` for the i-th when given.
+ */
 export async function sequentialProbe(options: {
   readonly url: string;
   readonly body: string;
+  readonly bodyFor?: (index: number) => string;
   readonly contentType?: string;
   readonly count: number;
   readonly expectStatus: number;
@@ -67,9 +71,10 @@ export async function sequentialProbe(options: {
   let badBodies = 0;
   const started = performance.now();
   for (let i = 0; i < options.count; i++) {
+    const body = options.bodyFor?.(i) ?? options.body;
     const sent = performance.now();
     try {
-      const answer = await post(options.url, options.body, agent, options.contentType);
+      const answer = await post(options.url, body, agent, options.contentType);
       latenciesMs.push(performance.now() - sent);
       if (answer.status !== options.expectStatus) wrongStatus += 1;
       else if (!options.verify(answer.body)) badBodies += 1;

@@ -1,13 +1,19 @@
 /**
- * `bench:ab`'s miss probe: two builds of the service with `TOKEN_CACHE=off`, so every request is a cache
- * miss that calls the fake Aspose, asked one request at a time, in interleaved rounds. Each round times
- * the upstream alone first, so each side's overhead (its p50 − the upstream's p50) is against an upstream
- * measured moments before. A miss is latency-bound (one request waits for Aspose), so autocannon's
- * whole-millisecond latencies and 50 connections (single flight would join them) do not fit it.
+ * `bench:ab`'s miss probes: two builds of the service, every request a cache miss that calls a fake
+ * Aspose, asked one request at a time, in interleaved rounds. Each round times the upstream alone
+ * first, so each side's overhead (its p50 − the upstream's p50) is against an upstream measured moments
+ * before. A miss is latency-bound (one request waits for Aspose), so autocannon's whole-millisecond
+ * latencies and 50 connections (single flight would join them) do not fit it.
+ *
+ * Two kinds of miss: `miss` asks for the same known-good credential with the cache off (the gate lets
+ * a verified credential through uncounted), `miss-new` for a credential never seen before on every
+ * request, with the cache on, against bench/lib/bulk-upstream.ts (any number of clients, no RSA
+ * signing): the first request of a clientId, which meets the lockout accounting and is stored.
  */
 import type { FakeAspose } from "../../dev/fake-aspose.js";
 import { serviceSpec } from "../scenarios/service.js";
 import { fetched, MISS_ID, ROOT, SECRET, SETTINGS, TOKEN_PATH } from "../settings.js";
+import { BulkUpstream, bulkSecret } from "./bulk-upstream.js";
 import { ChildServer } from "./child-server.js";
 import { sequentialProbe } from "./http-client.js";
 import { log } from "./log.js";
@@ -15,6 +21,14 @@ import { tokenRequestBody, upstreamFormBody } from "./operations.js";
 import { fixed, median, percentile } from "./stats.js";
 
 type Side = "before" | "after";
+
+/** The miss probes `bench:ab` knows. */
+export const MISS_PROBES = ["miss", "miss-new"] as const;
+export type MissProbe = (typeof MISS_PROBES)[number];
+
+// Client ids of miss-new: never the same twice in a process, on either side.
+let nextClient = 0;
+const newClientId = (): string => `bench-new-${process.pid}-${nextClient++}`;
 
 /** One side's figures in one round. */
 interface MissSample {
@@ -26,26 +40,47 @@ interface MissSample {
 
 /** Loads the build under `beforeRoot` and the working tree's with cache misses; one line of ratios. */
 export async function compareMiss(
+  probeId: MissProbe,
   ref: string,
   beforeRoot: string,
   core: number | undefined,
   fake: FakeAspose,
 ): Promise<string> {
-  const spec = serviceSpec("miss", core, fake.url, { TOKEN_CACHE: "off" });
+  const bulk = probeId === "miss-new" ? await BulkUpstream.start() : undefined;
+  const upstreamUrl = bulk?.url ?? fake.url;
+  const spec =
+    bulk === undefined
+      ? serviceSpec(probeId, core, upstreamUrl, { TOKEN_CACHE: "off" })
+      : serviceSpec(probeId, core, upstreamUrl);
   const servers: Record<Side, ChildServer> = {
     before: await ChildServer.start({
       ...spec,
-      name: `miss@${ref}`,
+      name: `${probeId}@${ref}`,
       script: spec.script.replace(ROOT, `${beforeRoot}/`),
     }),
     after: await ChildServer.start(spec),
   };
   const count = SETTINGS.missProbes[0] ?? 150;
   const body = tokenRequestBody(MISS_ID, SECRET);
+  const bodyFor =
+    bulk === undefined
+      ? undefined
+      : () => {
+          const clientId = newClientId();
+          return tokenRequestBody(clientId, bulkSecret(clientId));
+        };
+  const formFor =
+    bulk === undefined
+      ? undefined
+      : () => {
+          const clientId = newClientId();
+          return upstreamFormBody(clientId, bulkSecret(clientId));
+        };
   const direct = () =>
     sequentialProbe({
-      url: `${fake.url}${TOKEN_PATH}`,
+      url: `${upstreamUrl}${TOKEN_PATH}`,
       body: upstreamFormBody(MISS_ID, SECRET),
+      bodyFor: formFor,
       contentType: "application/x-www-form-urlencoded",
       count,
       expectStatus: 200,
@@ -57,13 +92,14 @@ export async function compareMiss(
     const result = await sequentialProbe({
       url: `${server.origin}/graphql`,
       body,
+      bodyFor,
       count,
       expectStatus: 200,
       verify: fetched,
     });
     const cpu = server.cpuSeconds() - cpuBefore;
     if (result.errors + result.wrongStatus + result.badBodies > 0)
-      throw new Error(`miss ${side}: wrong answers`);
+      throw new Error(`${probeId} ${side}: wrong answers`);
     const p50Ms = percentile(result.latenciesMs, 50);
     return { p50Ms, overheadMs: p50Ms - upstreamP50, cpuUsPerRequest: (cpu * 1e6) / count };
   };
@@ -81,13 +117,14 @@ export async function compareMiss(
       }
       const last = (side: Side) => samples[side][samples[side].length - 1];
       log(
-        `miss round ${round + 1}: overhead before +${fixed(last("before")?.overheadMs ?? Number.NaN, 3)} ms, ` +
+        `${probeId} round ${round + 1}: overhead before +${fixed(last("before")?.overheadMs ?? Number.NaN, 3)} ms, ` +
           `after +${fixed(last("after")?.overheadMs ?? Number.NaN, 3)} ms`,
       );
     }
   } finally {
     await servers.before.stop();
     await servers.after.stop();
+    await bulk?.close();
   }
   const of = (side: Side, pick: (sample: MissSample) => number) => median(samples[side].map(pick));
   const ratio = (pick: (sample: MissSample) => number) =>
@@ -98,7 +135,7 @@ export async function compareMiss(
       }),
     );
   return (
-    `miss ${ref} → working tree: p50 ${fixed(
+    `${probeId} ${ref} → working tree: p50 ${fixed(
       of("before", (s) => s.p50Ms),
       3,
     )} → ${fixed(
