@@ -9,10 +9,13 @@
  * a verified credential through uncounted), `miss-new` for a credential never seen before on every
  * request, with the cache on, against bench/lib/bulk-upstream.ts (any number of clients, no RSA
  * signing): the first request of a clientId, which meets the lockout accounting and is stored.
+ * `miss-new-redis` is miss-new with both builds sharing a throwaway Redis (bench/lib/bench-redis.ts), as
+ * replicas do: each of its reads and writes is then a round trip the caller waits for.
  */
 import type { FakeAspose } from "../../dev/fake-aspose.js";
 import { serviceSpec } from "../scenarios/service.js";
 import { fetched, MISS_ID, ROOT, SECRET, SETTINGS, TOKEN_PATH } from "../settings.js";
+import { startBenchRedis } from "./bench-redis.js";
 import { BulkUpstream, bulkSecret } from "./bulk-upstream.js";
 import { ChildServer } from "./child-server.js";
 import { sequentialProbe } from "./http-client.js";
@@ -22,8 +25,11 @@ import { fixed, median, percentile } from "./stats.js";
 
 type Side = "before" | "after";
 
+// The shared store's sealing key, the same for both builds (a bench value, sealing bench tokens).
+const REDIS_CACHE_KEY = "bench-miss-redis-0123456789abcdef0123456789abcdef";
+
 /** The miss probes `bench:ab` knows. */
-export const MISS_PROBES = ["miss", "miss-new"] as const;
+export const MISS_PROBES = ["miss", "miss-new", "miss-new-redis"] as const;
 export type MissProbe = (typeof MISS_PROBES)[number];
 
 // Client ids of miss-new: never the same twice in a process, on either side.
@@ -46,12 +52,19 @@ export async function compareMiss(
   core: number | undefined,
   fake: FakeAspose,
 ): Promise<string> {
-  const bulk = probeId === "miss-new" ? await BulkUpstream.start() : undefined;
+  const bulk = probeId === "miss" ? undefined : await BulkUpstream.start();
+  const redis = probeId === "miss-new-redis" ? await startBenchRedis() : undefined;
   const upstreamUrl = bulk?.url ?? fake.url;
-  const spec =
+  const spec = serviceSpec(
+    probeId,
+    core,
+    upstreamUrl,
     bulk === undefined
-      ? serviceSpec(probeId, core, upstreamUrl, { TOKEN_CACHE: "off" })
-      : serviceSpec(probeId, core, upstreamUrl);
+      ? { TOKEN_CACHE: "off" }
+      : redis === undefined
+        ? {}
+        : { REDIS_URL: redis.url, TOKEN_CACHE_KEY: REDIS_CACHE_KEY },
+  );
   const servers: Record<Side, ChildServer> = {
     before: await ChildServer.start({
       ...spec,
@@ -125,6 +138,7 @@ export async function compareMiss(
     await servers.before.stop();
     await servers.after.stop();
     await bulk?.close();
+    await redis?.stop();
   }
   const of = (side: Side, pick: (sample: MissSample) => number) => median(samples[side].map(pick));
   const ratio = (pick: (sample: MissSample) => number) =>
