@@ -10,12 +10,14 @@
  * request, with the cache on, against bench/lib/bulk-upstream.ts (any number of clients, no RSA
  * signing): the first request of a clientId, which meets the lockout accounting and is stored.
  * `miss-new-redis` is miss-new with both builds sharing a throwaway Redis (bench/lib/bench-redis.ts), as
- * replicas do: each of its reads and writes is then a round trip the caller waits for.
+ * replicas do: each of its reads and writes is then a round trip the caller waits for. With
+ * BENCH_REDIS_RTT_MS=<ms> the services reach that Redis through a relay adding that round-trip time (a
+ * managed Redis a network hop away), so the count of round trips a miss waits for stands above the noise.
  */
 import type { FakeAspose } from "../../dev/fake-aspose.js";
 import { serviceSpec } from "../scenarios/service.js";
 import { fetched, MISS_ID, ROOT, SECRET, SETTINGS, TOKEN_PATH } from "../settings.js";
-import { startBenchRedis } from "./bench-redis.js";
+import { delayedRelay, startBenchRedis } from "./bench-redis.js";
 import { BulkUpstream, bulkSecret } from "./bulk-upstream.js";
 import { ChildServer } from "./child-server.js";
 import { sequentialProbe } from "./http-client.js";
@@ -27,6 +29,7 @@ type Side = "before" | "after";
 
 // The shared store's sealing key, the same for both builds (a bench value, sealing bench tokens).
 const REDIS_CACHE_KEY = "bench-miss-redis-0123456789abcdef0123456789abcdef";
+const REDIS_RTT_MS = Number(process.env.BENCH_REDIS_RTT_MS ?? 0);
 
 /** The miss probes `bench:ab` knows. */
 export const MISS_PROBES = ["miss", "miss-new", "miss-new-redis"] as const;
@@ -54,6 +57,9 @@ export async function compareMiss(
 ): Promise<string> {
   const bulk = probeId === "miss" ? undefined : await BulkUpstream.start();
   const redis = probeId === "miss-new-redis" ? await startBenchRedis() : undefined;
+  // BENCH_REDIS_RTT_MS: the services reach Redis through a relay adding that round-trip time.
+  const relay =
+    redis === undefined || REDIS_RTT_MS === 0 ? undefined : await delayedRelay(redis.url, REDIS_RTT_MS);
   const upstreamUrl = bulk?.url ?? fake.url;
   const spec = serviceSpec(
     probeId,
@@ -63,7 +69,7 @@ export async function compareMiss(
       ? { TOKEN_CACHE: "off" }
       : redis === undefined
         ? {}
-        : { REDIS_URL: redis.url, TOKEN_CACHE_KEY: REDIS_CACHE_KEY },
+        : { REDIS_URL: (relay ?? redis).url, TOKEN_CACHE_KEY: REDIS_CACHE_KEY },
   );
   const servers: Record<Side, ChildServer> = {
     before: await ChildServer.start({
@@ -138,6 +144,7 @@ export async function compareMiss(
     await servers.before.stop();
     await servers.after.stop();
     await bulk?.close();
+    await relay?.stop();
     await redis?.stop();
   }
   const of = (side: Side, pick: (sample: MissSample) => number) => median(samples[side].map(pick));
