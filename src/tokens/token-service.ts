@@ -210,17 +210,25 @@ export class TokenService implements TokenProvider {
   }
 
   async #fetchAndStore(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
-    const token = await this.#attempt(request, caller);
+    const { token, reported } = await this.#attempt(request, caller);
     const { clock, policy } = this.#deps;
     // A token already inside its refresh margin would be refetched by the next caller anyway: it is
     // served to the callers waiting for it, but not stored.
-    if (isUsable(token, clock(), policy.margin, 0)) {
-      await this.#deps.store.put(request.credential, token, token.expiresAtMs - clock());
-    }
+    // The report and the entry are independent writes: with a shared store, one round trip, not two.
+    await Promise.all([
+      reported,
+      isUsable(token, clock(), policy.margin, 0)
+        ? this.#deps.store.put(request.credential, token, token.expiresAtMs - clock())
+        : undefined,
+    ]);
     return token;
   }
 
-  async #attempt(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
+  /** One upstream attempt through the gate; `reported` settles once its acceptance is recorded. */
+  async #attempt(
+    request: TokenRequest,
+    caller: Caller,
+  ): Promise<{ token: IssuedToken; reported: Promise<void> }> {
     const { credential } = request;
     // Refused without reaching Aspose (a pair in its cool-down, an open circuit): no attempt to
     // reserve, no guess slot.
@@ -244,7 +252,6 @@ export class TokenService implements TokenProvider {
       }
       throw error;
     }
-    await attempt.accepted(token.expiresAtMs);
-    return token;
+    return { token, reported: attempt.accepted(token.expiresAtMs) };
   }
 }
