@@ -13,6 +13,7 @@
  * replicas do: each of its reads and writes is then a round trip the caller waits for. With
  * BENCH_REDIS_RTT_MS=<ms> the services reach that Redis through a relay adding that round-trip time (a
  * managed Redis a network hop away), so the count of round trips a miss waits for stands above the noise.
+ * BENCH_MISS_LATENCY_MS=20 runs `miss` with the fake Aspose 20 ms slow, the miss scenario's other leg.
  */
 import type { FakeAspose } from "../../dev/fake-aspose.js";
 import { serviceSpec } from "../scenarios/service.js";
@@ -30,6 +31,7 @@ type Side = "before" | "after";
 // The shared store's sealing key, the same for both builds (a bench value, sealing bench tokens).
 const REDIS_CACHE_KEY = "bench-miss-redis-0123456789abcdef0123456789abcdef";
 const REDIS_RTT_MS = Number(process.env.BENCH_REDIS_RTT_MS ?? 0);
+const MISS_LATENCY_MS = Number(process.env.BENCH_MISS_LATENCY_MS ?? 0);
 
 /** The miss probes `bench:ab` knows. */
 export const MISS_PROBES = ["miss", "miss-new", "miss-new-redis"] as const;
@@ -79,7 +81,9 @@ export async function compareMiss(
     }),
     after: await ChildServer.start(spec),
   };
-  const count = SETTINGS.missProbes[0] ?? 150;
+  // The fake Aspose's added latency for `miss` (BENCH_MISS_LATENCY_MS, one of the miss scenario's: 0 or 20).
+  const latencyMs = probeId === "miss" ? MISS_LATENCY_MS : 0;
+  const count = SETTINGS.missProbes[latencyMs] ?? 100;
   const body = tokenRequestBody(MISS_ID, SECRET);
   const bodyFor =
     bulk === undefined
@@ -124,7 +128,7 @@ export async function compareMiss(
   };
   const samples: Record<Side, MissSample[]> = { before: [], after: [] };
   try {
-    fake.setLatency(0);
+    fake.setLatency(latencyMs);
     await direct();
     for (const side of ["before", "after"] as const) await probe(side, 0);
     for (let round = 0; round < SETTINGS.repetitions * 2; round++) {
@@ -141,6 +145,7 @@ export async function compareMiss(
       );
     }
   } finally {
+    fake.setLatency(0);
     await servers.before.stop();
     await servers.after.stop();
     await bulk?.close();
@@ -156,7 +161,7 @@ export async function compareMiss(
       }),
     );
   return (
-    `${probeId} ${ref} → working tree: p50 ${fixed(
+    `${probeId}${latencyMs === 0 ? "" : ` @ ${latencyMs} ms`} ${ref} → working tree: p50 ${fixed(
       of("before", (s) => s.p50Ms),
       3,
     )} → ${fixed(
