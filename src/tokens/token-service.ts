@@ -1,7 +1,7 @@
-import { setTimeout as delay } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
 import { isUpstreamFault, ServiceCode, ServiceError, tooManyAttempts } from "../errors.js";
 import type { CredentialGate } from "../limits/credential-gate.js";
+import { fetchUnderClaim } from "./fetch-claim.js";
 import type { StoredToken, TokenIssuer, TokenStore } from "./ports.js";
 import {
   freshness,
@@ -49,9 +49,6 @@ export interface TokenServiceDependencies {
     error?: unknown,
   ) => void;
 }
-
-const FIRST_POLL_MS = 10;
-const MAX_POLL_MS = 100;
 
 /**
  * Serves access tokens: the gate, then the store, then one upstream fetch shared by concurrent
@@ -170,43 +167,25 @@ export class TokenService implements TokenProvider {
     seen: StoredToken | undefined,
     evict = false,
   ): Promise<{ token: IssuedToken; source: TokenSource }> {
-    const { store } = this.#deps;
-    const deadline = performance.now() + this.#deps.claimWaitMs;
-    let pause = FIRST_POLL_MS;
-    let waiting = false;
-    let baseline = seen;
-    while (performance.now() < deadline) {
-      const claim = await store.claim(request.credential, baseline);
-      if (claim.kind === "granted") {
-        try {
-          if (evict) await store.delete(request.credential);
-          return { token: await this.#fetchAndStore(request, caller), source: "upstream" };
-        } finally {
-          // After the entry is written (or the fetch failed, so waiters may try themselves).
-          await claim.release();
-        }
-      }
-      if (claim.kind === "stored") {
-        // Written by another replica's fetch since this caller looked.
-        const verdict = freshness(
-          claim.stored.token,
-          this.#deps.clock(),
-          this.#deps.policy,
-          request.minValiditySeconds,
-        );
-        if (verdict !== "expiring") return { token: claim.stored.token, source: "joined" };
-        baseline = claim.stored;
-        continue;
-      }
-      if (!waiting) {
-        waiting = true;
-        this.#deps.onClaimWait?.();
-      }
-      await delay(Math.min(pause, Math.max(0, deadline - performance.now())));
-      pause = Math.min(pause * 2, MAX_POLL_MS);
-    }
-    // The claim outlived its lifetime without an entry: fetch rather than fail.
-    return { token: await this.#fetchAndStore(request, caller), source: "upstream" };
+    const { store, clock, policy } = this.#deps;
+    const claimed = await fetchUnderClaim(
+      {
+        store,
+        credential: request.credential,
+        seen,
+        waitMs: this.#deps.claimWaitMs,
+        serves: (stored) =>
+          freshness(stored.token, clock(), policy, request.minValiditySeconds) !== "expiring",
+        onWait: this.#deps.onClaimWait,
+      },
+      async (granted) => {
+        if (evict && granted) await store.delete(request.credential);
+        return this.#fetchAndStore(request, caller);
+      },
+    );
+    return claimed.kind === "stored"
+      ? { token: claimed.stored.token, source: "joined" }
+      : { token: claimed.value, source: "upstream" };
   }
 
   async #fetchAndStore(request: TokenRequest, caller: Caller): Promise<IssuedToken> {
