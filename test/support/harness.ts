@@ -181,6 +181,36 @@ export function requestToken(
   });
 }
 
+const REPORT_MUTATION = /* GraphQL */ `
+  mutation Report($clientId: String!, $clientSecret: String!, $rejectedToken: String, $forceRefresh: Boolean) {
+    accessToken(clientId: $clientId, clientSecret: $clientSecret, rejectedToken: $rejectedToken, forceRefresh: $forceRefresh) {
+      accessToken
+      tokenType
+      expiresIn
+      expiresAt
+      issuedAt
+      fromCache
+      stale
+      scopes
+      defaultStorage
+    }
+  }
+`;
+
+/** The accessToken mutation reporting `rejectedToken`, the token Aspose refused. */
+export function reportRejected(
+  harness: Harness,
+  rejectedToken: string,
+  variables: { forceRefresh?: boolean } = {},
+): Promise<ExecuteResult<{ accessToken: AccessTokenFields }>> {
+  return execute(harness, REPORT_MUTATION, {
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    rejectedToken,
+    ...variables,
+  });
+}
+
 /** Any request to the service by path, its answer recorded like every other. */
 export async function request(harness: Harness, path: string, init: RequestInit = {}): Promise<Reply> {
   const reply = await send(`${harness.origin}${path}`, init);

@@ -7,48 +7,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  type AccessTokenFields,
-  CLIENT_ID,
   CLIENT_SECRET,
   type ExecuteResult,
-  execute,
   type Harness,
   harnessFor,
   leakedSecrets,
+  reportRejected,
   requestToken,
   served,
   tokensInLogs,
 } from "../support/harness.js";
-
-const REPORT_MUTATION = /* GraphQL */ `
-  mutation Report($clientId: String!, $clientSecret: String!, $rejectedToken: String, $forceRefresh: Boolean) {
-    accessToken(clientId: $clientId, clientSecret: $clientSecret, rejectedToken: $rejectedToken, forceRefresh: $forceRefresh) {
-      accessToken
-      tokenType
-      expiresIn
-      expiresAt
-      issuedAt
-      fromCache
-      stale
-      scopes
-      defaultStorage
-    }
-  }
-`;
-
-/** The accessToken mutation reporting `rejectedToken`. */
-function report(
-  harness: Harness,
-  rejectedToken: string,
-  variables: { forceRefresh?: boolean } = {},
-): Promise<ExecuteResult<{ accessToken: AccessTokenFields }>> {
-  return execute(harness, REPORT_MUTATION, {
-    clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    rejectedToken,
-    ...variables,
-  });
-}
 
 /**
  * The fake signs deterministically: a token fetched at the same clock instant for the same credentials
@@ -85,7 +53,7 @@ describe("a reported token that is the cached one", () => {
 
     const release = fake.hold();
     const lookupsBefore = store.count;
-    const reports = Array.from({ length: 20 }, () => report(harness, first.accessToken));
+    const reports = Array.from({ length: 20 }, () => reportRejected(harness, first.accessToken));
     // Every reporter has looked the cache up (and found the rejected token) before Aspose answers.
     await reachedWhileHeld(
       Promise.all([store.entered(lookupsBefore + 20), fake.waitForRequests(2)]),
@@ -114,12 +82,12 @@ describe("a reported token that is the cached one", () => {
     const harness = await harnessFor(t);
     const first = served(await requestToken(harness));
     laterOn(harness);
-    const replaced = served(await report(harness, first.accessToken));
+    const replaced = served(await reportRejected(harness, first.accessToken));
     assert.notEqual(replaced.accessToken, first.accessToken);
     assert.equal(harness.fake.totalTokenRequests, 2);
 
     for (let again = 0; again < 5; again++) {
-      const answer = served(await report(harness, first.accessToken));
+      const answer = served(await reportRejected(harness, first.accessToken));
       assert.equal(answer.accessToken, replaced.accessToken, "the newer cached token");
       assert.equal(answer.fromCache, true);
     }
@@ -133,7 +101,7 @@ describe("a reported token that is the cached one", () => {
     assert.equal(served(await requestToken(harness, { forceRefresh: true })).accessToken, first.accessToken);
     assert.equal(harness.fake.totalTokenRequests, 1);
     laterOn(harness);
-    const replaced = served(await report(harness, first.accessToken));
+    const replaced = served(await reportRejected(harness, first.accessToken));
     assert.notEqual(replaced.accessToken, first.accessToken);
     assert.equal(harness.fake.totalTokenRequests, 2);
   });
@@ -143,7 +111,7 @@ describe("a reported token that is the cached one", () => {
     const first = served(await requestToken(harness));
     harness.fake.setFault({ kind: "status", status: 503 });
     laterOn(harness);
-    const answer = await report(harness, first.accessToken);
+    const answer = await reportRejected(harness, first.accessToken);
     assert.equal(codeOf(answer), "UPSTREAM_UNAVAILABLE");
     assert.equal(harness.responses.at(-1)?.includes(first.accessToken), false);
     // The rejected token was evicted: it is not served to anyone else either.
@@ -167,7 +135,7 @@ describe("a reported token that is not the cached one", () => {
       "garbage",
     ];
     for (const token of foreign) {
-      const answer = served(await report(harness, token));
+      const answer = served(await reportRejected(harness, token));
       assert.equal(answer.accessToken, first.accessToken);
       assert.equal(answer.fromCache, true);
     }
@@ -180,7 +148,7 @@ describe("a reported token that is not the cached one", () => {
 
   test("nothing cached: a report is a normal request, one upstream call", async (t) => {
     const harness = await harnessFor(t);
-    const answer = served(await report(harness, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"));
+    const answer = served(await reportRejected(harness, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"));
     assert.equal(answer.fromCache, false);
     assert.equal(harness.fake.totalTokenRequests, 1);
   });
@@ -192,7 +160,7 @@ describe("a reported token that is not the cached one", () => {
     harness.fake.addClient(otherId, otherSecret);
     const mine = served(await requestToken(harness));
     const theirs = served(await requestToken(harness, { clientId: otherId, clientSecret: otherSecret }));
-    const answer = served(await report(harness, theirs.accessToken));
+    const answer = served(await reportRejected(harness, theirs.accessToken));
     assert.equal(answer.accessToken, mine.accessToken);
     assert.equal(harness.fake.totalTokenRequests, 2);
   });
@@ -210,7 +178,7 @@ describe("hostile rejectedToken values", () => {
   ] as const) {
     test(`${label}: BAD_USER_INPUT, not echoed, nothing sent upstream`, async (t) => {
       const harness = await harnessFor(t);
-      const answer = await report(harness, value);
+      const answer = await reportRejected(harness, value);
       assert.equal(codeOf(answer), "BAD_USER_INPUT");
       assert.equal(answer.errors?.[0]?.extensions?.argumentName, "rejectedToken");
       assert.equal(harness.fake.totalTokenRequests, 0);

@@ -9,12 +9,10 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { FakeAspose } from "../../../dev/fake-aspose.js";
 import {
-  type AccessTokenFields,
   CLIENT_ID,
   CLIENT_SECRET,
-  type ExecuteResult,
-  execute,
   type Harness,
+  reportRejected,
   requestToken,
   served,
   startHarness,
@@ -25,33 +23,6 @@ import { reachedRedis, throwawayRedisFor, uniquePrefix } from "../../support/rep
 
 const redisServer = throwawayRedisFor();
 const prefix = uniquePrefix("rejected-token");
-
-const REPORT_MUTATION = /* GraphQL */ `
-  mutation Report($clientId: String!, $clientSecret: String!, $rejectedToken: String) {
-    accessToken(clientId: $clientId, clientSecret: $clientSecret, rejectedToken: $rejectedToken) {
-      accessToken
-      tokenType
-      expiresIn
-      expiresAt
-      issuedAt
-      fromCache
-      stale
-      scopes
-      defaultStorage
-    }
-  }
-`;
-
-function report(
-  harness: Harness,
-  rejectedToken: string,
-): Promise<ExecuteResult<{ accessToken: AccessTokenFields }>> {
-  return execute(harness, REPORT_MUTATION, {
-    clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    rejectedToken,
-  });
-}
 
 /**
  * Waits for `reached` while the upstream is held; if every report is answered first (none waited for
@@ -96,8 +67,8 @@ test("reporters on two replicas at once: one upstream call, everyone gets the sa
     const release = fake.hold();
     const [lookupsA, lookupsB] = [a.store.count, b.store.count];
     const reports = [
-      ...Array.from({ length: 10 }, () => report(a, first.accessToken)),
-      ...Array.from({ length: 10 }, () => report(b, first.accessToken)),
+      ...Array.from({ length: 10 }, () => reportRejected(a, first.accessToken)),
+      ...Array.from({ length: 10 }, () => reportRejected(b, first.accessToken)),
     ];
     // All 20 have found the rejected token in their replica before Aspose answers the one call.
     await reachedWhileHeld(
@@ -114,7 +85,7 @@ test("reporters on two replicas at once: one upstream call, everyone gets the sa
 
     // A late reporter on either replica finds the new token: no eviction of it, no call.
     for (const replica of [a, b]) {
-      const late = served(await report(replica, first.accessToken));
+      const late = served(await reportRejected(replica, first.accessToken));
       assert.equal(late.accessToken, replacement);
     }
     assert.equal(fake.totalTokenRequests, 2);
@@ -134,11 +105,11 @@ test("a report reaching the other replica after the replacement: its local tier'
     // B's local tier now holds the token as well.
     served(await requestToken(b));
     clock.advance(1000);
-    const replaced = served(await report(a, first.accessToken));
+    const replaced = served(await reportRejected(a, first.accessToken));
     assert.notEqual(replaced.accessToken, first.accessToken);
     assert.equal(fake.totalTokenRequests, 2);
 
-    const fromB = served(await report(b, first.accessToken));
+    const fromB = served(await reportRejected(b, first.accessToken));
     assert.equal(fromB.accessToken, replaced.accessToken, "B found A's replacement");
     assert.equal(fake.totalTokenRequests, 2, "no second call");
     // And B's answers from then on are the replacement.
