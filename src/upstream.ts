@@ -1,9 +1,10 @@
 /**
  * Aspose as the token service sees it: the got connector behind a circuit breaker, behind a bulkhead,
  * behind the per-credential cool-downs. The breaker sees only real upstream outcomes; the bulkhead in
- * front of it bounds waiting callers (a refusal by an open circuit passes through it at once); a pair
- * Aspose answered 429 is refused before either, so it takes no slot and is never counted as a fault.
- * Part of the composition root (app.ts).
+ * front of it bounds waiting callers; a pair Aspose answered 429 is refused before either, so it takes
+ * no slot and is never counted as a fault. The token service asks the chain's `refusal()` (cool-down,
+ * then open circuit) before it reserves an attempt, so neither refusal holds a place of the guess
+ * budget. Part of the composition root (app.ts).
  */
 import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
