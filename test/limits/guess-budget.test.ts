@@ -10,6 +10,7 @@ import { type TestContext, test } from "node:test";
 import { Redis } from "ioredis";
 import { FakeAspose } from "../../dev/fake-aspose.js";
 import { loadConfig } from "../../src/config/index.js";
+import { type Answer, type Ask, ask as askFrom } from "../support/addressed-requests.js";
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -17,7 +18,6 @@ import {
   type HarnessOptions,
   harnessFor,
   leakedSecrets,
-  post,
   TestClock,
 } from "../support/harness.js";
 import { reachedRedis, scanKeys, throwawayRedisFor, uniquePrefix } from "../support/replicas.js";
@@ -32,53 +32,6 @@ const CONCURRENCY = 25;
 const PROXY = "127.0.0.1";
 const NEWCOMER_SECRET = "newcomer-secret-0123456789abcdef";
 const redisServer = throwawayRedisFor();
-
-interface Answer {
-  readonly code: string | undefined;
-  readonly retryAfter: number | undefined;
-  readonly token: string | undefined;
-  readonly text: string;
-}
-
-interface Ask {
-  readonly clientId?: string;
-  readonly clientSecret?: string;
-  readonly forwardedFor?: string;
-  readonly forceRefresh?: boolean;
-}
-
-const QUERY = /* GraphQL */ `
-  mutation ($clientId: String!, $clientSecret: String!, $forceRefresh: Boolean) {
-    accessToken(clientId: $clientId, clientSecret: $clientSecret, forceRefresh: $forceRefresh) {
-      accessToken
-    }
-  }
-`;
-
-/** One accessToken request through the trusted proxy, for the client address it forwards. */
-async function ask(harness: Harness, options: Ask = {}): Promise<Answer> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (options.forwardedFor !== undefined) headers["x-forwarded-for"] = options.forwardedFor;
-  const variables = {
-    clientId: options.clientId ?? CLIENT_ID,
-    clientSecret: options.clientSecret ?? CLIENT_SECRET,
-    forceRefresh: options.forceRefresh ?? false,
-  };
-  const reply = await post(harness, JSON.stringify({ query: QUERY, variables }), headers, "/graphql", {
-    localAddress: PROXY,
-  });
-  const body = JSON.parse(reply.text) as {
-    data?: { accessToken?: { accessToken?: string } } | null;
-    errors?: { extensions?: { code?: string; retryAfter?: number } }[];
-  };
-  const error = body.errors?.[0];
-  return {
-    code: error?.extensions?.code,
-    retryAfter: error?.extensions?.retryAfter,
-    token: body.data?.accessToken?.accessToken ?? undefined,
-    text: reply.text,
-  };
-}
 
 function assertServed(answer: Answer, what: string): string {
   assert.equal(answer.code, undefined, `${what}: ${answer.text}`);
@@ -274,3 +227,8 @@ test("redis: a lock record forged in Redis never makes a retryAfter longer than 
     }
   }
 });
+
+/** One accessToken request, from PROXY unless the options say otherwise. */
+function ask(harness: Harness, options: Ask = {}): Promise<Answer> {
+  return askFrom(harness, { from: PROXY, ...options });
+}

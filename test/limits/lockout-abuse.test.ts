@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { type TestContext, test } from "node:test";
+import { type Answer, type Ask, ask as askFrom } from "../support/addressed-requests.js";
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -46,54 +47,6 @@ const MODES: readonly Mode[] = [
     },
   },
 ];
-
-interface Answer {
-  readonly code: string | undefined;
-  readonly retryAfter: number | undefined;
-  readonly token: string | undefined;
-  readonly text: string;
-}
-
-interface Ask {
-  readonly clientId?: string;
-  readonly clientSecret?: string;
-  readonly from?: string;
-  readonly forwardedFor?: string;
-  readonly forceRefresh?: boolean;
-}
-
-const QUERY = /* GraphQL */ `
-  mutation ($clientId: String!, $clientSecret: String!, $forceRefresh: Boolean) {
-    accessToken(clientId: $clientId, clientSecret: $clientSecret, forceRefresh: $forceRefresh) {
-      accessToken
-    }
-  }
-`;
-
-/** One accessToken request from a chosen loopback address. */
-async function ask(harness: Harness, options: Ask = {}): Promise<Answer> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (options.forwardedFor !== undefined) headers["x-forwarded-for"] = options.forwardedFor;
-  const variables = {
-    clientId: options.clientId ?? CLIENT_ID,
-    clientSecret: options.clientSecret ?? CLIENT_SECRET,
-    forceRefresh: options.forceRefresh ?? false,
-  };
-  const reply = await post(harness, JSON.stringify({ query: QUERY, variables }), headers, "/graphql", {
-    localAddress: options.from ?? OWNER,
-  });
-  const body = JSON.parse(reply.text) as {
-    data?: { accessToken?: { accessToken?: string } } | null;
-    errors?: { extensions?: { code?: string; retryAfter?: number } }[];
-  };
-  const error = body.errors?.[0];
-  return {
-    code: error?.extensions?.code,
-    retryAfter: error?.extensions?.retryAfter,
-    token: body.data?.accessToken?.accessToken ?? undefined,
-    text: reply.text,
-  };
-}
 
 function wrong(n: number): string {
   return `wrong-secret-${String(n).padStart(4, "0")}-0123456789abcdef`;
@@ -322,3 +275,8 @@ test("forceRefresh as a pump: three aliases with forceRefresh make one upstream 
   assert.notEqual(later, first);
   assert.equal(harness.fake.totalTokenRequests, 2);
 });
+
+/** One accessToken request, from OWNER unless the options say otherwise. */
+function ask(harness: Harness, options: Ask = {}): Promise<Answer> {
+  return askFrom(harness, { from: OWNER, ...options });
+}
