@@ -2,6 +2,7 @@
  * The token endpoint's JSON, validated. Aspose answers
  * `{"access_token":"<JWT>","expires_in":3600,"token_type":"Bearer"}`; unknown fields are ignored.
  */
+import { ACCESS_TOKEN_CHARACTERS, MAX_ACCESS_TOKEN_LENGTH } from "../tokens/access-token-shape.js";
 
 /**
  * The shortest lifetime worth accepting, as `expires_in` and as what is left at receipt after the JWT
@@ -44,10 +45,13 @@ export function checkTokenResponse(body: string): TokenResponseCheck {
   const record = parseObject(body);
   if (record === undefined) return { ok: false, reason: "the body is not a JSON object" };
   const { access_token: accessToken, expires_in: expiresIn, token_type: tokenType } = record;
-  if (typeof accessToken !== "string" || accessToken.length === 0 || accessToken.length > 16_384)
+  if (
+    typeof accessToken !== "string" ||
+    accessToken.length === 0 ||
+    accessToken.length > MAX_ACCESS_TOKEN_LENGTH
+  )
     return { ok: false, reason: "access_token is missing, empty or longer than 16 KiB" };
-  // A bearer token goes into an HTTP header: anything outside visible ASCII would break it.
-  if (!/^[\x21-\x7e]+$/.test(accessToken))
+  if (!ACCESS_TOKEN_CHARACTERS.test(accessToken))
     return { ok: false, reason: "access_token holds characters an Authorization header cannot carry" };
   if (typeof expiresIn !== "number" || !Number.isInteger(expiresIn))
     return { ok: false, reason: "expires_in is not a whole number" };

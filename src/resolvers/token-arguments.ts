@@ -1,15 +1,12 @@
 import type { MutationAccessTokenArgs } from "../__generated__/resolvers-types.js";
 import { badUserInput } from "../errors.js";
+import { ACCESS_TOKEN_CHARACTERS, MAX_ACCESS_TOKEN_LENGTH } from "../tokens/access-token-shape.js";
 import type { CredentialKeyer } from "../tokens/credential.js";
 import { RejectedToken } from "../tokens/rejected-token.js";
 import type { TokenRequest } from "../tokens/types.js";
 
 /** Bounds on credential arguments: Aspose ids are GUIDs and secrets 32 hex characters; 256 is generous. */
 export const CREDENTIAL_MAX_LENGTH = 256;
-/** Bound on `rejectedToken`: the longest token the connector accepts from Aspose (16 KiB). */
-export const REJECTED_TOKEN_MAX_LENGTH = 16_384;
-// What a bearer token can be: visible ASCII, as the connector requires of every token it accepts.
-const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
 // The longest `minValidity` a caller may ask for: 30 days, longer than any token Aspose issues.
 const MIN_VALIDITY_MAX_SECONDS = 2_592_000;
 
@@ -40,9 +37,9 @@ function credential(name: "clientId" | "clientSecret", value: string): string {
 // message names the rule, never the value.
 function rejectedToken(value: string | null | undefined): RejectedToken | undefined {
   if (value === null || value === undefined) return undefined;
-  if (value.length === 0 || value.length > REJECTED_TOKEN_MAX_LENGTH || !TOKEN_CHARACTERS.test(value)) {
+  if (value.length === 0 || value.length > MAX_ACCESS_TOKEN_LENGTH || !ACCESS_TOKEN_CHARACTERS.test(value)) {
     throw badUserInput(
-      `rejectedToken must be a token as this service returned it: 1 to ${REJECTED_TOKEN_MAX_LENGTH} visible ASCII characters.`,
+      `rejectedToken must be a token as this service returned it: 1 to ${MAX_ACCESS_TOKEN_LENGTH} visible ASCII characters.`,
       { argumentName: "rejectedToken" },
     );
   }

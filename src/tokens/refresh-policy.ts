@@ -62,8 +62,9 @@ export type Freshness = "fresh" | "refresh-ahead" | "expiring";
 
 /**
  * `fresh`: serve it. `refresh-ahead`: serve it, and refresh in the background, because less than
- * max(ahead.minSeconds, ahead.ratio × lifetime), at most AHEAD_MAX_SHARE of it, remains. `expiring`: not servable to this caller while a
- * fresh token can be had (inside the hard margin, or short of the caller's minValidity).
+ * max(ahead.minSeconds, ahead.ratio × lifetime), at most AHEAD_MAX_SHARE of it, remains. `expiring`:
+ * not servable to this caller while a fresh token can be had (inside the hard margin, or short of the
+ * caller's minValidity).
  */
 export function freshness(
   token: IssuedToken,
