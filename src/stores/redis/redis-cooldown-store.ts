@@ -20,9 +20,9 @@ export interface RedisCooldownStoreOptions {
  * by all. Each is a key `cooldown:<lookup key>` holding its end (by the injected clock, as verifiers
  * and lockouts are) and expiring with it, never later than MAX_COOLDOWN_SECONDS: the key count is
  * bounded by the 429s Aspose gave within that time. A value read back that ends later than that is
- * ignored, so a forged or corrupted entry cannot hold a pair for longer. A cool-down found in Redis is kept locally
- * too, so its callers cost no round trip. While Redis fails, the local cool-downs are all there is:
- * the worst case is one more call to Aspose for that pair, answered 429 again.
+ * ignored, so a forged or corrupted entry cannot hold a pair for longer. A cool-down found in Redis is
+ * kept locally too, so its callers cost no round trip. While Redis fails, the local cool-downs are all
+ * there is: the worst case is one more call to Aspose for that pair, answered 429 again.
  */
 export class RedisCooldownStore implements CooldownStore {
   readonly #health: RedisHealth;
